@@ -1,0 +1,52 @@
+import type { FastifyError, FastifyInstance } from 'fastify'
+import { AppError, errorBody } from './errors.ts'
+
+// Fastify's own error codes that mean "the client sent something wrong", with the contract
+// code each becomes. Anything not listed here and not an AppError is a 500 INTERNAL_ERROR.
+const FASTIFY_CLIENT_ERRORS: Record<string, { status: number; code: string }> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'INVALID_JSON' },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'INVALID_JSON' },
+  FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'PAYLOAD_TOO_LARGE' },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: 'VALIDATION_FAILED' },
+  FST_ERR_CTP_INVALID_TYPE: { status: 400, code: 'VALIDATION_FAILED' },
+  FST_ERR_BAD_URL: { status: 400, code: 'VALIDATION_FAILED' },
+  FST_ERR_ASYNC_CONSTRAINT: { status: 400, code: 'VALIDATION_FAILED' },
+}
+
+/**
+ * Every 4xx/5xx answer in the contract's shape `{ error: { code, message, ... } }`; never a
+ * stack trace, and never a 500 for something the client got wrong.
+ */
+export function installErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError | AppError, request, reply) => {
+    if (error instanceof AppError) {
+      if (error.statusCode >= 500) request.log.error({ err: error }, error.message)
+      return reply.code(error.statusCode).send(error.toBody())
+    }
+    if (error.validation) {
+      return reply.code(400).send(errorBody('VALIDATION_FAILED', 'The request is invalid', {
+        details: error.validation.map((issue) => ({
+          location: error.validationContext ?? 'body',
+          path: issue.instancePath || '/',
+          message: issue.message ?? 'is invalid',
+          ...(issue.params && Object.keys(issue.params).length ? { params: issue.params } : {}),
+        })),
+      }))
+    }
+    const known = error.code ? FASTIFY_CLIENT_ERRORS[error.code] : undefined
+    if (known) return reply.code(known.status).send(errorBody(known.code, error.message))
+    if (error.statusCode === 429) {
+      return reply.code(429).send(errorBody('RATE_LIMITED', 'Too many requests'))
+    }
+    if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
+      return reply.code(error.statusCode).send(errorBody('BAD_REQUEST', error.message))
+    }
+    request.log.error({ err: error }, 'unhandled error')
+    return reply.code(500).send(errorBody('INTERNAL_ERROR', 'Internal error'))
+  })
+
+  app.setNotFoundHandler((request, reply) => {
+    reply.code(404).send(errorBody('NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0]}`))
+  })
+}

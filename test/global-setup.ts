@@ -1,0 +1,17 @@
+import { redisUrl } from '../platform/config.ts'
+import { unreachableServers } from '../scripts/lib/check-servers.ts'
+import { migrateDatabase } from '../scripts/lib/migrate.ts'
+import { testDatabaseUrl } from '../scripts/lib/test-database.ts'
+
+// Runs once before all test files: stop at once when a server is down, then bring the test
+// database (never the one `npm start` uses) up to the latest migration.
+export default async function setup(): Promise<void> {
+  const url = testDatabaseUrl()
+  process.env.DATABASE_URL = url
+  const problems = await unreachableServers(url, redisUrl())
+  if (problems.length) {
+    for (const line of problems) console.error(line)
+    process.exit(2)
+  }
+  await migrateDatabase(url)
+}
