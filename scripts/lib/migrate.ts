@@ -11,7 +11,7 @@ import { MIGRATIONS_DIR, SCHEMA_DIR, ROOT, NO_FILTER, openSchemaEngine, readMigr
  */
 export async function migrateDatabase(url: string): Promise<string[]> {
   await ensureDatabase(url)
-  const engine = await openSchemaEngine(url)
+  const { engine, close } = await openSchemaEngine(url)
   try {
     const { appliedMigrationNames } = await engine.applyMigrations({
       migrationsList: await readMigrationList(),
@@ -21,7 +21,7 @@ export async function migrateDatabase(url: string): Promise<string[]> {
   } catch (error) {
     throw withPanic(error)
   } finally {
-    engine.free()
+    await close()
   }
 }
 
@@ -34,7 +34,7 @@ export async function migrateDatabase(url: string): Promise<string[]> {
  */
 export async function createMigration(url: string, name: string, baseRef = 'HEAD'): Promise<string | undefined> {
   await ensureDatabase(url)
-  const engine = await openSchemaEngine(url)
+  const { engine, close } = await openSchemaEngine(url)
   try {
     const migrationsList = await readMigrationList()
     const base = migrationsList.migrationDirectories.length ? committedSchemaFiles(baseRef) : []
@@ -57,7 +57,7 @@ export async function createMigration(url: string, name: string, baseRef = 'HEAD
   } catch (error) {
     throw withPanic(error)
   } finally {
-    engine.free()
+    await close()
   }
 }
 

@@ -70,12 +70,37 @@ export async function readMigrationList(): Promise<MigrationList> {
   }
 }
 
-export async function openSchemaEngine(connectionString: string, log: (line: string) => void = () => {}): Promise<SchemaEngine> {
+/**
+ * PrismaPg that remembers the connections it opened: freeing the wasm engine does not close
+ * them, and one of them holds the migration advisory lock until it is closed, which would
+ * block every other process migrating the same database.
+ */
+class ClosablePrismaPg extends PrismaPg {
+  readonly #opened: { dispose(): Promise<void> }[] = []
+  override async connect() {
+    const adapter = await super.connect()
+    this.#opened.push(adapter)
+    return adapter
+  }
+  async closeAll(): Promise<void> {
+    await Promise.allSettled(this.#opened.splice(0).map((adapter) => adapter.dispose()))
+  }
+}
+
+export interface OpenEngine {
+  engine: SchemaEngine
+  /** Frees the engine and closes its connections (releasing its advisory lock). */
+  close(): Promise<void>
+}
+
+export async function openSchemaEngine(connectionString: string, log: (line: string) => void = () => {}): Promise<OpenEngine> {
   const { SchemaEngine } = await loadEngineModule()
-  const factory = bindMigrationAwareSqlAdapterFactory(new PrismaPg({ connectionString }))
+  const pg = new ClosablePrismaPg({ connectionString })
   try {
-    return await SchemaEngine.new({ datamodels: await readSchemaFiles() }, log, factory)
+    const engine = await SchemaEngine.new({ datamodels: await readSchemaFiles() }, log, bindMigrationAwareSqlAdapterFactory(pg))
+    return { engine, close: async () => { engine.free(); await pg.closeAll() } }
   } catch (error) {
+    await pg.closeAll()
     throw withPanic(error)
   }
 }

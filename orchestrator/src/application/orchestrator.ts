@@ -1,0 +1,222 @@
+import { createHash, randomUUID } from 'node:crypto'
+import type { Logger } from 'pino'
+import type { PrismaClient } from '../../../platform/database.ts'
+import { AppError } from '../../../platform/errors.ts'
+import type { Redis } from '../../../platform/redis.ts'
+import { canonicalJson } from '../../../participants/shared/idempotency.plugin.ts'
+import { applyEvent } from '../engine/decide.ts'
+import type { CommandTransport, EngineObserver, LeaseOwner } from '../engine/ports.ts'
+import { isTerminal, type SagaInstance } from '../engine/saga-instance.ts'
+import type { SagaRegistry } from '../engine/saga-registry.ts'
+import { SagaRunner } from '../engine/saga-runner.ts'
+import { PrismaSagaStore, type SagaQuery } from '../persistence/prisma-saga-store.ts'
+import { RedisSagaMirror, SAGA_KEY } from '../persistence/redis-saga-mirror.ts'
+import { type SagaView, sagaView } from './saga-view.ts'
+
+export interface OrchestratorOptions {
+  db: PrismaClient
+  /** Mirror and fast status reads. Optional: Postgres alone is the truth. */
+  redis?: Redis | undefined
+  registry: SagaRegistry
+  transport: CommandTransport
+  logger: Logger
+  /** Identifies this process as a lease owner. Default: a fresh UUID per process. */
+  instanceId?: string
+  /** Lease length; renewed every third of it. Default: 15000 ms */
+  leaseTtlMs?: number
+  observer?: EngineObserver
+}
+
+export interface StartRequest {
+  type: string
+  input: unknown
+  /** Client's Idempotency-Key; with `callerId` it names the saga for every retry of the request. */
+  idempotencyKey?: string
+  callerId: string
+}
+
+/** Statuses a start request waits to leave. */
+const UNSETTLED = new Set(['RUNNING', 'COMPENSATING'])
+
+/**
+ * The orchestrator's public operations, shared by the HTTP API and the CLI: start a saga,
+ * wait for it, read and search sagas, retry and abort them.
+ */
+export class Orchestrator {
+  readonly store: PrismaSagaStore
+  readonly runner: SagaRunner
+  readonly registry: SagaRegistry
+  readonly instanceId: string
+  readonly #redis: Redis | undefined
+  readonly #logger: Logger
+  /** Sagas this process drives, with the promise of their outcome. */
+  readonly #driving = new Map<string, Promise<SagaInstance>>()
+  #renewTimer: NodeJS.Timeout | undefined
+
+  constructor(options: OrchestratorOptions) {
+    this.registry = options.registry
+    this.instanceId = options.instanceId ?? randomUUID()
+    this.#redis = options.redis
+    this.#logger = options.logger
+    this.store = new PrismaSagaStore(options.db, { leaseTtlMs: options.leaseTtlMs })
+    this.runner = new SagaRunner({
+      registry: options.registry,
+      store: this.store,
+      transport: options.transport,
+      ...(options.redis ? { mirror: new RedisSagaMirror(options.redis, { onError: (err) => this.#logger.debug({ err }, 'redis mirror write failed') }) } : {}),
+      logger: options.logger,
+      ...(options.observer ? { observer: options.observer } : {}),
+    })
+  }
+
+  /** Starts renewing the leases of the sagas this process drives. */
+  startBackgroundWork(): void {
+    const every = Math.max(1_000, Math.floor(this.store.leaseTtlMs / 3))
+    this.#renewTimer = setInterval(() => {
+      if (this.runner.inFlight === 0) return
+      this.store.renewLeases(this.instanceId).catch((err) => this.#logger.warn({ err }, 'lease renewal failed'))
+    }, every)
+    this.#renewTimer.unref()
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#renewTimer)
+    await this.runner.stop()
+  }
+
+  /**
+   * Creates the saga and starts driving it. The same caller and key with the same input
+   * return the saga created first (never a second one); with another input → 422.
+   */
+  async start(request: StartRequest): Promise<{ saga: SagaInstance; created: boolean }> {
+    const definition = this.registry.get(request.type)
+    const id = randomUUID()
+    const fingerprint = createHash('sha256').update(canonicalJson({ type: request.type, input: request.input })).digest('hex')
+    const startKey = request.idempotencyKey ? `${request.callerId}:${request.idempotencyKey}` : undefined
+    const businessKey = definition.businessKey?.(request.input)
+    const owner: LeaseOwner = { ownerId: this.instanceId, epoch: 1 }
+    const outcome = await this.store.createSaga({
+      id,
+      type: request.type,
+      state: definition.initialState,
+      input: request.input,
+      deadlineAt: new Date(Date.now() + definition.deadlineMs),
+      ...(startKey ? { startKey } : {}),
+      requestFingerprint: fingerprint,
+      ...(businessKey ? { businessKey } : {}),
+      references: definition.references?.({ sagaId: id, input: request.input, results: {} }) ?? {},
+    }, owner)
+    const { saga } = outcome
+    if (!outcome.created) {
+      if (outcome.matchedBy === 'startKey' && outcome.requestFingerprint !== fingerprint) throw new AppError('IDEMPOTENCY_KEY_REUSED')
+      return { saga, created: false }
+    }
+    this.#logger.info({ sagaId: saga.id, sagaType: saga.type }, 'saga started')
+    this.#drive(saga, owner, false)
+    return { saga, created: true }
+  }
+
+  /** Resolves when the saga leaves RUNNING/COMPENSATING, or with its current state after `waitMs`. */
+  async waitForOutcome(sagaId: string, waitMs: number): Promise<SagaInstance | undefined> {
+    const until = Date.now() + waitMs
+    const local = this.#driving.get(sagaId)
+    if (local && waitMs > 0) {
+      const settled = await Promise.race([local.then((saga) => saga, () => undefined), delay(waitMs).then(() => undefined)])
+      if (settled && !UNSETTLED.has(settled.status)) return settled
+    }
+    // Driven elsewhere (another instance, or a duplicate request): poll the source of truth.
+    for (;;) {
+      const saga = await this.store.findSaga(sagaId)
+      if (!saga || !UNSETTLED.has(saga.status) || Date.now() >= until) return saga
+      await delay(Math.min(100, Math.max(0, until - Date.now())))
+    }
+  }
+
+  /** The saga as support staff see it: from the Redis mirror, else from Postgres. */
+  async getSagaView(sagaId: string): Promise<SagaView | undefined> {
+    if (this.#redis?.status === 'ready') {
+      const cached = await this.#redis.get(SAGA_KEY(sagaId)).catch(() => null)
+      if (cached) return JSON.parse(cached) as SagaView
+    }
+    const saga = await this.store.findSaga(sagaId)
+    return saga ? sagaView(saga) : undefined
+  }
+
+  async getSaga(sagaId: string): Promise<SagaInstance> {
+    const saga = await this.store.findSaga(sagaId)
+    if (!saga) throw new AppError('SAGA_NOT_FOUND')
+    return saga
+  }
+
+  listSagas(query: SagaQuery) {
+    return this.store.listSagas(query)
+  }
+
+  /** Result fields of a completed saga (contract: `...result`). */
+  resultOf(saga: SagaInstance): Record<string, unknown> {
+    return this.registry.get(saga.type).result({ sagaId: saga.id, input: saga.input, results: saga.results })
+  }
+
+  /**
+   * Resumes a saga: a COMPENSATION_FAILED one compensates again from where it stopped; a
+   * RUNNING or COMPENSATING one that no live runner drives is taken over and driven on.
+   */
+  async retry(sagaId: string): Promise<SagaInstance> {
+    const saga = await this.getSaga(sagaId)
+    if (isTerminal(saga.status)) throw new AppError('SAGA_NOT_RETRIABLE', `The saga is ${saga.status}: there is nothing left to retry`)
+    if (this.#driving.has(sagaId)) throw new AppError('SAGA_BUSY', 'This orchestrator is driving the saga right now')
+    const claimed = await this.store.claimSaga(sagaId, this.instanceId, { statuses: ['COMPENSATION_FAILED', 'RUNNING', 'COMPENSATING'] })
+    if (!claimed) throw new AppError('SAGA_BUSY')
+    let current = claimed.saga
+    if (current.status === 'COMPENSATION_FAILED') {
+      const definition = this.registry.get(current.type)
+      const resumed = applyEvent(definition, current, { type: 'RESUME_REQUESTED' }, new Date())
+      resumed.version = current.version + 1
+      await this.store.recordTransition({ saga: resumed, event: { type: 'RESUME_REQUESTED' }, expectedVersion: current.version }, claimed.owner)
+      current = resumed
+    }
+    this.#logger.info({ sagaId, status: current.status }, 'saga resumed by an operator')
+    this.#drive(current, claimed.owner, true)
+    return current
+  }
+
+  /**
+   * Asks a RUNNING saga that has not passed its pivot to compensate now. Its runner turns it
+   * back at its next step; one whose owner died is taken over here.
+   */
+  async abort(sagaId: string): Promise<SagaInstance> {
+    const saga = await this.getSaga(sagaId)
+    if (!(await this.store.requestAbort(sagaId))) {
+      throw new AppError('SAGA_NOT_ABORTABLE', saga.pivotPassed && saga.status === 'RUNNING'
+        ? 'The saga is past its point of no return (the payment went through)'
+        : `The saga is ${saga.status}`)
+    }
+    if (!this.#driving.has(sagaId)) {
+      const claimed = await this.store.claimSaga(sagaId, this.instanceId)
+      if (claimed) this.#drive(claimed.saga, claimed.owner, true)
+    }
+    this.#logger.info({ sagaId }, 'abort requested by an operator')
+    return this.getSaga(sagaId)
+  }
+
+  /** Drives a saga in the background; its outcome is awaited by waitForOutcome. */
+  drive(saga: SagaInstance, owner: LeaseOwner, resumed: boolean): Promise<SagaInstance> {
+    return this.#drive(saga, owner, resumed)
+  }
+
+  #drive(saga: SagaInstance, owner: LeaseOwner, resumed: boolean): Promise<SagaInstance> {
+    const existing = this.#driving.get(saga.id)
+    if (existing) return existing
+    const run = this.runner.drive(saga, owner, resumed)
+    this.#driving.set(saga.id, run)
+    run.then((final) => {
+      this.#logger.info({ sagaId: saga.id, status: final.status, state: final.state }, 'saga settled')
+    }, (err) => {
+      // The saga stays as last recorded; its lease expires and recovery picks it up.
+      this.#logger.error({ err, sagaId: saga.id }, 'saga runner failed; recovery will resume it')
+    }).finally(() => this.#driving.delete(saga.id))
+    return run
+  }
+}
+
+const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))

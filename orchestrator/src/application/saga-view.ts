@@ -1,0 +1,62 @@
+import type { SagaInstance } from '../engine/saga-instance.ts'
+
+/** The saga as support staff see it (contract: GET /api/orchestrator/sagas/{sagaId}). */
+export function sagaView(saga: SagaInstance) {
+  return {
+    sagaId: saga.id,
+    type: saga.type,
+    status: saga.status,
+    state: saga.state,
+    input: redactInput(saga.input),
+    resources: resourcesOf(saga),
+    ...(saga.error ? { error: saga.error } : {}),
+    ...(saga.compensationError ? { compensationError: saga.compensationError } : {}),
+    steps: saga.steps,
+    version: saga.version,
+    createdAt: saga.createdAt.toISOString(),
+    updatedAt: saga.updatedAt.toISOString(),
+    deadlineAt: saga.deadlineAt.toISOString(),
+    ...(saga.completedAt ? { completedAt: saga.completedAt.toISOString() } : {}),
+  }
+}
+
+export type SagaView = ReturnType<typeof sagaView>
+
+/** The short form kept in Redis under saga:{id} and listed in search results. */
+export function sagaSummary(saga: SagaInstance) {
+  return {
+    sagaId: saga.id,
+    type: saga.type,
+    status: saga.status,
+    state: saga.state,
+    ...(saga.error ? { error: saga.error } : {}),
+    resources: resourcesOf(saga),
+    createdAt: saga.createdAt.toISOString(),
+    updatedAt: saga.updatedAt.toISOString(),
+    ...(saga.completedAt ? { completedAt: saga.completedAt.toISOString() } : {}),
+  }
+}
+
+// Ids of what the saga created, collected from step results under well-known names.
+const RESOURCE_FIELDS = ['bookingId', 'reservationId', 'paymentId', 'refundId', 'notificationId'] as const
+
+export function resourcesOf(saga: SagaInstance): Record<string, string> {
+  const resources: Record<string, string> = {}
+  for (const [step, result] of Object.entries(saga.results)) {
+    if (!result || typeof result !== 'object') continue
+    for (const field of RESOURCE_FIELDS) {
+      const value = (result as Record<string, unknown>)[field]
+      if (typeof value === 'string' && !(field in resources)) resources[field] = value
+      else if (typeof value === 'string' && resources[field] !== value) resources[`${step}.${field}`] = value
+    }
+  }
+  return resources
+}
+
+/** Payment-method ids are not for support staff's eyes. */
+function redactInput(input: unknown): unknown {
+  if (!input || typeof input !== 'object' || Array.isArray(input)) return input
+  const copy: Record<string, unknown> = { ...(input as Record<string, unknown>) }
+  if ('paymentMethod' in copy) copy.paymentMethod = '[Redacted]'
+  return copy
+}

@@ -1,0 +1,118 @@
+import helmet from '@fastify/helmet'
+import rateLimit from '@fastify/rate-limit'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import type { Logger } from 'pino'
+import { intSetting } from '../../../platform/config.ts'
+import { createDatabase, type PrismaClient } from '../../../platform/database.ts'
+import { installErrorHandling } from '../../../platform/http-errors.ts'
+import { createLogger } from '../../../platform/logger.ts'
+import { createRedis, type Redis } from '../../../platform/redis.ts'
+import { PARTICIPANT_NAMES, serviceUrl } from '../../../platform/services.ts'
+import { requestBindings } from '../../../participants/shared/request-context.ts'
+import { createMetrics, metricsObserver, type Metrics } from '../application/metrics.ts'
+import { Orchestrator } from '../application/orchestrator.ts'
+import type { CommandTransport } from '../engine/ports.ts'
+import type { SagaRegistry } from '../engine/saga-registry.ts'
+import { createSagaRegistry } from '../sagas/index.ts'
+import { HttpCommandClient } from '../transport/http-command-client.ts'
+import authPlugin, { loadTokens } from './plugins/auth.plugin.ts'
+import docsPlugin from './plugins/docs.plugin.ts'
+import bookingRoutes from './routes/bookings.routes.ts'
+import healthRoutes from './routes/health.routes.ts'
+import sagaRoutes from './routes/sagas.routes.ts'
+
+export interface OrchestratorAppOptions {
+  /** Default: a new client on `DATABASE_URL`, closed with the app. */
+  db?: PrismaClient
+  /** Default: a new client on `REDIS_URL`, closed with the app. `null`: run without Redis. */
+  redis?: Redis | null
+  logger?: Logger
+  /** Default: every saga in orchestrator/src/sagas. */
+  registry?: SagaRegistry
+  /** Default: HTTP to the participants at their `<NAME>_URL`. */
+  transport?: CommandTransport
+  /** Default: process.env (API_TOKENS, RATE_LIMIT_MAX, RATE_LIMIT_WINDOW_MS, NODE_ENV). */
+  env?: NodeJS.ProcessEnv
+  instanceId?: string
+  leaseTtlMs?: number
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    orchestrator: Orchestrator
+    metrics: Metrics
+    db: PrismaClient
+    redis: Redis | undefined
+  }
+}
+
+/** The orchestrator's HTTP app: external plugins, then ours, then routes. */
+export async function buildOrchestratorApp(options: OrchestratorAppOptions = {}): Promise<FastifyInstance> {
+  const env = options.env ?? process.env
+  const logger = options.logger ?? createLogger({ service: 'orchestrator' })
+  const tokens = loadTokens(env, (message) => logger.warn(message))
+  const db = options.db ?? createDatabase()
+  const redis = options.redis === null ? undefined : options.redis ?? createRedis({ logger })
+  const metrics = createMetrics()
+  const registry = options.registry ?? createSagaRegistry()
+  const transport = options.transport ?? new HttpCommandClient({
+    baseUrls: Object.fromEntries(PARTICIPANT_NAMES.map((name) => [name, serviceUrl(name, env)])),
+  })
+  const orchestrator = new Orchestrator({
+    db, redis, registry, transport, logger,
+    observer: metricsObserver(metrics),
+    ...(options.instanceId ? { instanceId: options.instanceId } : {}),
+    ...(options.leaseTtlMs ? { leaseTtlMs: options.leaseTtlMs } : {}),
+  })
+
+  const app: FastifyInstance = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    bodyLimit: 64 * 1024,
+    childLoggerFactory: (parent, bindings, childOptions, raw) => parent.child({ ...bindings, ...requestBindings(raw as never) }, childOptions),
+    ajv: { customOptions: { removeAdditional: false, allErrors: true } },
+    return503OnClosing: true,
+  })
+  app.decorate('db', db)
+  app.decorate('redis', redis)
+  app.decorate('metrics', metrics)
+  app.decorate('orchestrator', orchestrator)
+  installErrorHandling(app)
+  app.addHook('onClose', async () => {
+    await orchestrator.stop()
+    if (!options.db) await db.$disconnect()
+    if (redis && options.redis === undefined) redis.disconnect()
+  })
+
+  await app.register(helmet, {
+    contentSecurityPolicy: {
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'", "'unsafe-inline'"],
+        imgSrc: ["'self'", 'data:'],
+        connectSrc: ["'self'"],
+      },
+    },
+  })
+  const max = intSetting(env, 'RATE_LIMIT_MAX', 6000)
+  if (max > 0) {
+    await app.register(rateLimit, {
+      max,
+      timeWindow: intSetting(env, 'RATE_LIMIT_WINDOW_MS', 60_000, 1),
+      // Per token; requests without one share their address's budget.
+      keyGenerator: (request) => request.headers.authorization ?? request.ip,
+      allowList: (request) => ['/health', '/ready', '/metrics'].includes(request.url),
+      ...(redis ? { redis, skipOnError: true } : {}),
+      errorResponseBuilder: (_request, context) => ({
+        statusCode: 429,
+        error: { code: 'RATE_LIMITED', message: `Too many requests: at most ${context.max} per ${context.after}` },
+      }),
+    })
+  }
+  await app.register(docsPlugin)
+  await app.register(authPlugin, { tokens })
+  await app.register(healthRoutes)
+  await app.register(bookingRoutes)
+  await app.register(sagaRoutes)
+  return app
+}

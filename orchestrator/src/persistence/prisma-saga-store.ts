@@ -1,0 +1,230 @@
+import type { Prisma, PrismaClient } from '../../../platform/database.ts'
+import { LeaseLostError } from '../engine/engine-errors.ts'
+import type { LeaseOwner, RecordResult, SagaStore, Transition } from '../engine/ports.ts'
+import type { SagaReferences } from '../engine/saga-definition.ts'
+import { ACTIVE_STATUSES, type SagaInstance, type SagaStatus } from '../engine/saga-instance.ts'
+import { toInstance } from './saga-rows.ts'
+
+export interface NewSaga {
+  id: string
+  type: string
+  state: string
+  input: unknown
+  deadlineAt: Date
+  startKey?: string
+  requestFingerprint?: string
+  businessKey?: string
+  references: SagaReferences
+}
+
+export type CreateResult =
+  | { saga: SagaInstance; created: true }
+  /** An earlier saga holds the start key (a retried request) or the business key. */
+  | { saga: SagaInstance; created: false; matchedBy: 'startKey' | 'businessKey'; requestFingerprint: string | null }
+
+export interface SagaQuery {
+  status?: SagaStatus
+  type?: string
+  userId?: string
+  bookingId?: string
+  reservationId?: string
+  createdFrom?: Date
+  createdTo?: Date
+  limit: number
+  /** Opaque cursor from a previous page. */
+  cursor?: string
+}
+
+export interface StoreOptions {
+  /** How long a runner owns a saga without renewing. Default: 15000 ms */
+  leaseTtlMs?: number
+}
+
+const SAGAS = 'orchestrator.sagas'
+const EVENTS = 'orchestrator.saga_events'
+
+/**
+ * Sagas in Postgres, the source of truth. Each transition is ONE statement: the conditional
+ * update of the saga row (version and lease epoch must match: optimistic concurrency and
+ * fencing in one) and the insert into the event log, committed atomically, before the runner
+ * sends the next command.
+ */
+export class PrismaSagaStore implements SagaStore {
+  readonly leaseTtlMs: number
+
+  constructor(private readonly db: PrismaClient, options: StoreOptions = {}) {
+    this.leaseTtlMs = options.leaseTtlMs ?? 15_000
+  }
+
+  /** Inserts a saga owned by `owner`, unless its start key or business key exists already. */
+  async createSaga(draft: NewSaga, owner: LeaseOwner): Promise<CreateResult> {
+    const inserted = await this.db.$queryRawUnsafe<{ id: string }[]>(
+      `WITH inserted AS (
+         INSERT INTO ${SAGAS} (id, type, status, state, input, data, steps, version, start_key, request_fingerprint,
+                               business_key, user_id, booking_id, reservation_id, owner_id, lease_epoch, lease_expires_at,
+                               deadline_at, created_at, updated_at)
+         VALUES ($1::uuid, $2, 'RUNNING', $3, $4::jsonb, '{"results":{}}'::jsonb, '[]'::jsonb, 0, $5, $6, $7, $8, $9, $10,
+                 $11, $12, now() + make_interval(secs => $13::double precision / 1000), $14, now(), now())
+         ON CONFLICT DO NOTHING
+         RETURNING id, status, state
+       ), event AS (
+         INSERT INTO ${EVENTS} (saga_id, version, type, status, state) SELECT id, 0, 'SAGA_STARTED', status, state FROM inserted
+       )
+       SELECT id FROM inserted`,
+      draft.id, draft.type, draft.state, JSON.stringify(draft.input ?? null), draft.startKey ?? null, draft.requestFingerprint ?? null,
+      draft.businessKey ?? null, draft.references.userId ?? null, draft.references.bookingId ?? null, draft.references.reservationId ?? null,
+      owner.ownerId, owner.epoch, this.leaseTtlMs, draft.deadlineAt)
+    if (inserted.length) return { saga: (await this.findSaga(draft.id))!, created: true }
+    const byStartKey = draft.startKey ? await this.db.saga.findUnique({ where: { startKey: draft.startKey } }) : null
+    if (byStartKey) return { saga: toInstance(byStartKey), created: false, matchedBy: 'startKey', requestFingerprint: byStartKey.requestFingerprint }
+    const byBusinessKey = draft.businessKey ? await this.db.saga.findUnique({ where: { businessKey: draft.businessKey } }) : null
+    if (byBusinessKey) return { saga: toInstance(byBusinessKey), created: false, matchedBy: 'businessKey', requestFingerprint: byBusinessKey.requestFingerprint }
+    throw new Error(`Saga ${draft.id} was neither inserted nor found`)
+  }
+
+  async recordTransition({ saga, event, expectedVersion, stepName, references = {} }: Transition, owner: LeaseOwner): Promise<RecordResult> {
+    // COMPENSATION_FAILED keeps no lease: it waits for an operator, not for a runner.
+    const terminal = !ACTIVE_STATUSES.includes(saga.status)
+    const step = stepName ?? null
+    const phase = 'phase' in event ? event.phase : event.type === 'STEP_SETTLED' ? 'forward' : null
+    const detail = eventDetail(event)
+    const rows = await this.db.$queryRawUnsafe<{ abort_requested: boolean }[]>(
+      `WITH updated AS (
+         UPDATE ${SAGAS} SET status = $3, state = $4, phase = $5, cursor = $6, pivot_passed = $7,
+                data = $8::jsonb, steps = $9::jsonb, error = $10::jsonb, compensation_error = $11::jsonb,
+                version = $2 + 1, updated_at = $12, completed_at = $13,
+                booking_id = COALESCE(booking_id, $16), reservation_id = COALESCE(reservation_id, $17),
+                owner_id = CASE WHEN $18 THEN NULL ELSE owner_id END,
+                lease_expires_at = CASE WHEN $18 THEN NULL ELSE now() + make_interval(secs => $19::double precision / 1000) END
+          WHERE id = $1::uuid AND version = $2 AND lease_epoch = $14 AND owner_id = $15
+          RETURNING abort_requested
+       ), event AS (
+         INSERT INTO ${EVENTS} (saga_id, version, type, status, state, step, phase, detail, created_at)
+         SELECT $1::uuid, $2 + 1, $20, $3, $4, $21, $22, $23::jsonb, $12 FROM updated
+       )
+       SELECT abort_requested FROM updated`,
+      saga.id, expectedVersion, saga.status, saga.state, saga.phase, saga.cursor, saga.pivotPassed,
+      JSON.stringify({ results: saga.results }), JSON.stringify(saga.steps),
+      saga.error ? JSON.stringify(saga.error) : null, saga.compensationError ? JSON.stringify(saga.compensationError) : null,
+      saga.updatedAt, saga.completedAt ?? null, owner.epoch, owner.ownerId,
+      references.bookingId ?? null, references.reservationId ?? null, terminal, this.leaseTtlMs,
+      event.type, step, phase, detail ? JSON.stringify(detail) : null)
+    if (!rows.length) throw new LeaseLostError(saga.id)
+    return { abortRequested: rows[0]!.abort_requested }
+  }
+
+  async findSaga(id: string): Promise<SagaInstance | undefined> {
+    const row = await this.db.saga.findUnique({ where: { id } })
+    return row ? toInstance(row) : undefined
+  }
+
+  async findByStartKey(startKey: string): Promise<SagaInstance | undefined> {
+    const row = await this.db.saga.findUnique({ where: { startKey } })
+    return row ? toInstance(row) : undefined
+  }
+
+  async findByBusinessKey(businessKey: string): Promise<SagaInstance | undefined> {
+    const row = await this.db.saga.findUnique({ where: { businessKey } })
+    return row ? toInstance(row) : undefined
+  }
+
+  /** Newest first, keyset-paginated on (created_at, id) so deep pages stay as fast as the first. */
+  async listSagas(query: SagaQuery): Promise<{ items: SagaInstance[]; nextCursor: string | null }> {
+    const where: Prisma.SagaWhereInput = {
+      ...(query.status ? { status: query.status } : {}),
+      ...(query.type ? { type: query.type } : {}),
+      ...(query.userId ? { userId: query.userId } : {}),
+      ...(query.bookingId ? { bookingId: query.bookingId } : {}),
+      ...(query.reservationId ? { reservationId: query.reservationId } : {}),
+      ...(query.createdFrom || query.createdTo ? { createdAt: { ...(query.createdFrom ? { gte: query.createdFrom } : {}), ...(query.createdTo ? { lt: query.createdTo } : {}) } } : {}),
+    }
+    const after = query.cursor ? decodeCursor(query.cursor) : undefined
+    const rows = await this.db.saga.findMany({
+      where: after ? { AND: [where, { OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }] }] } : where,
+      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+      take: query.limit + 1,
+    })
+    const items = rows.slice(0, query.limit).map(toInstance)
+    const last = items.at(-1)
+    return { items, nextCursor: rows.length > query.limit && last ? encodeCursor(last.createdAt, last.id) : null }
+  }
+
+  async countByStatus(): Promise<Record<string, number>> {
+    const groups = await this.db.saga.groupBy({ by: ['status'], _count: { _all: true } })
+    return Object.fromEntries(groups.map((g) => [g.status, g._count._all]))
+  }
+
+  /** Flags a running saga for abort; its runner turns it back at its next write. */
+  async requestAbort(id: string): Promise<boolean> {
+    const updated = await this.db.saga.updateMany({
+      where: { id, status: 'RUNNING', pivotPassed: false },
+      data: { abortRequested: true },
+    })
+    return updated.count === 1
+  }
+
+  /** Extends the leases of every active saga this owner holds: one statement per tick, not per saga. */
+  async renewLeases(ownerId: string): Promise<number> {
+    return this.db.$executeRawUnsafe(
+      `UPDATE ${SAGAS} SET lease_expires_at = now() + make_interval(secs => $2::double precision / 1000)
+        WHERE owner_id = $1 AND status IN ('RUNNING', 'COMPENSATING')`, ownerId, this.leaseTtlMs)
+  }
+
+  /**
+   * Takes over one saga whose lease expired (or that has no owner): new owner, epoch + 1.
+   * The old owner's next write fails its epoch check. `force` takes it even while leased
+   * (operators resuming a saga no runner is driving).
+   */
+  async claimSaga(id: string, ownerId: string, options: { force?: boolean; statuses?: SagaStatus[] } = {}): Promise<{ saga: SagaInstance; owner: LeaseOwner } | undefined> {
+    const statuses = options.statuses ?? ['RUNNING', 'COMPENSATING']
+    const rows = await this.db.$queryRawUnsafe<{ lease_epoch: number }[]>(
+      `UPDATE ${SAGAS} SET owner_id = $2, lease_epoch = lease_epoch + 1,
+              lease_expires_at = now() + make_interval(secs => $3::double precision / 1000)
+        WHERE id = $1::uuid AND status = ANY($4::text[])
+          AND ($5 OR owner_id IS NULL OR lease_expires_at IS NULL OR lease_expires_at < now() OR owner_id = $2)
+        RETURNING lease_epoch`, id, ownerId, this.leaseTtlMs, statuses, options.force ?? false)
+    if (!rows.length) return undefined
+    const saga = await this.findSaga(id)
+    return saga ? { saga, owner: { ownerId, epoch: rows[0]!.lease_epoch } } : undefined
+  }
+
+  /** Active sagas whose owner stopped renewing: what recovery takes over. */
+  async listOrphanedSagas(options: { olderThanMs?: number; limit?: number } = {}): Promise<{ id: string; type: string; status: string; ownerId: string | null }[]> {
+    return this.db.$queryRawUnsafe(
+      `SELECT id::text AS id, type, status, owner_id AS "ownerId" FROM ${SAGAS}
+        WHERE status IN ('RUNNING', 'COMPENSATING')
+          AND (lease_expires_at IS NULL OR lease_expires_at < now())
+          AND updated_at < now() - make_interval(secs => $1::double precision / 1000)
+        ORDER BY lease_expires_at NULLS FIRST LIMIT $2`, options.olderThanMs ?? 0, options.limit ?? 1000)
+  }
+
+  async eventsOf(id: string) {
+    return this.db.sagaEvent.findMany({ where: { sagaId: id }, orderBy: { id: 'asc' } })
+  }
+}
+
+function eventDetail(event: Transition['event']): Record<string, unknown> | undefined {
+  switch (event.type) {
+    case 'STEP_REJECTED':
+    case 'STEP_EXHAUSTED':
+    case 'STEP_RETRYING':
+      return { error: event.error, attempts: event.attempts }
+    case 'STEP_SUCCEEDED':
+      return { attempts: event.attempts }
+    case 'STEP_SETTLED':
+      return { applied: event.applied, attempts: event.attempts }
+    default:
+      return undefined
+  }
+}
+
+export function encodeCursor(createdAt: Date, id: string): string {
+  return Buffer.from(`${createdAt.toISOString()}|${id}`).toString('base64url')
+}
+
+export function decodeCursor(cursor: string): { createdAt: Date; id: string } {
+  const [iso, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|')
+  const createdAt = new Date(iso ?? '')
+  if (!id || Number.isNaN(createdAt.getTime()) || !/^[0-9a-f-]{36}$/i.test(id)) throw new Error('invalid cursor')
+  return { createdAt, id }
+}

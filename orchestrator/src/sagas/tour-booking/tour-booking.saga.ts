@@ -1,0 +1,137 @@
+import { defineSaga } from '../../engine/saga-definition.ts'
+import { booking, notification, payment, segment, tourCatalog } from '../participants.ts'
+
+export interface TourBookingInput {
+  tourId: string
+  userId: string
+  numberOfSpots: number
+  paymentMethod: string
+  currency?: string
+}
+
+/** Results of the steps, as the participants answer them (only the fields used here). */
+interface Reservation {
+  reservationId: string
+  amount: number
+  currency: string
+  tour: { name: string; date: string; cancellationPolicy: { minDays: number; feePercent: number } }
+}
+
+export const tourBookingInputSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['tourId', 'userId', 'numberOfSpots', 'paymentMethod'],
+  properties: {
+    tourId: { type: 'string', format: 'uuid' },
+    userId: { type: 'string', minLength: 1, maxLength: 100 },
+    numberOfSpots: { type: 'integer', minimum: 1, maximum: 50 },
+    paymentMethod: { type: 'string', minLength: 1, maxLength: 100 },
+    currency: { type: 'string', pattern: '^[A-Z]{3}$' },
+  },
+} as const
+
+/**
+ * Books spots on a tour: reserve the spots → create the booking (PENDING) → charge the
+ * catalog's quote (the pivot) → confirm the booking → tell the customer (non-critical).
+ * A failure before the pivot releases the spots and cancels the booking, in that reverse order.
+ */
+export const tourBookingSaga = defineSaga<TourBookingInput>({
+  type: 'tour-booking',
+  deadlineMs: Number(process.env.TOUR_BOOKING_DEADLINE_MS) || 120_000,
+  inputSchema: tourBookingInputSchema,
+  completedState: 'BOOKING_COMPLETED',
+  compensatedState: 'BOOKING_ROLLED_BACK',
+  steps: [
+    {
+      name: 'reserveTour',
+      kind: 'compensatable',
+      state: 'TOUR_RESERVED',
+      compensatedState: 'TOUR_RELEASED',
+      invoke: ({ input }) => tourCatalog.post(`/api/tours/${segment(input.tourId)}/reservations`, {
+        spots: input.numberOfSpots,
+        ...(input.currency ? { currency: input.currency } : {}),
+      }),
+      compensate: ({ results }) => tourCatalog.post(`/api/reservations/${segment(results.reserveTour.reservationId)}/release`),
+    },
+    {
+      name: 'createBooking',
+      kind: 'compensatable',
+      state: 'BOOKING_CREATED',
+      compensatedState: 'BOOKING_CANCELLED',
+      invoke: ({ input, results }) => {
+        const reservation: Reservation = results.reserveTour
+        return booking.post('/api/bookings', {
+          reservationId: reservation.reservationId,
+          tourId: input.tourId,
+          userId: input.userId,
+          numberOfSpots: input.numberOfSpots,
+          totalPrice: reservation.amount,
+          currency: reservation.currency,
+          tourDate: reservation.tour.date,
+          cancellationPolicy: reservation.tour.cancellationPolicy,
+        })
+      },
+      compensate: ({ input, results }) => booking.post(`/api/bookings/${segment(results.createBooking.bookingId)}/cancel`, {
+        userId: input.userId,
+        reason: 'booking saga rolled back',
+      }),
+    },
+    {
+      name: 'processPayment',
+      kind: 'pivot',
+      state: 'PAYMENT_PROCESSED',
+      timeoutMs: 20_000,
+      // The amount is the catalog's quote, never a number the client sent.
+      invoke: ({ input, results }) => payment.post('/api/payments', {
+        userId: input.userId,
+        amount: results.reserveTour.amount,
+        currency: results.reserveTour.currency,
+        paymentMethod: input.paymentMethod,
+        bookingId: results.createBooking.bookingId,
+        reservationId: results.reserveTour.reservationId,
+      }),
+    },
+    {
+      name: 'confirmBooking',
+      kind: 'retriable',
+      state: 'BOOKING_CONFIRMED',
+      invoke: ({ results }) => booking.post(`/api/bookings/${segment(results.createBooking.bookingId)}/confirm`, {
+        paymentId: results.processPayment.paymentId,
+      }),
+    },
+    {
+      name: 'sendNotification',
+      kind: 'retriable',
+      critical: false,
+      state: 'NOTIFICATION_SENT',
+      retry: { maxAttempts: 3, initialDelayMs: 100, multiplier: 2, maxDelayMs: 1_000 },
+      timeoutMs: 3_000,
+      invoke: ({ sagaId, input, results }) => notification.post('/api/notifications', {
+        userId: input.userId,
+        type: 'booking-confirmed',
+        sagaId,
+        data: {
+          bookingId: results.createBooking.bookingId,
+          tourId: input.tourId,
+          tourName: results.reserveTour.tour?.name,
+          tourDate: results.reserveTour.tour?.date,
+          numberOfSpots: input.numberOfSpots,
+          totalPrice: results.reserveTour.amount,
+          currency: results.reserveTour.currency,
+        },
+      }),
+    },
+  ],
+  result: ({ results }) => ({
+    bookingId: results.createBooking?.bookingId,
+    reservationId: results.reserveTour?.reservationId,
+    paymentId: results.processPayment?.paymentId,
+    totalPrice: results.reserveTour?.amount,
+    currency: results.reserveTour?.currency,
+  }),
+  references: ({ input, results }) => ({
+    userId: input.userId,
+    bookingId: results.createBooking?.bookingId,
+    reservationId: results.reserveTour?.reservationId,
+  }),
+})

@@ -1,0 +1,97 @@
+import { existsSync } from 'node:fs'
+import path from 'node:path'
+import { databaseUrl, redisUrl } from '../platform/config.ts'
+import { createDatabase } from '../platform/database.ts'
+import { bindHost, SERVICE_NAMES, SERVICES, servicePort } from '../platform/services.ts'
+import { unreachableServers } from './lib/check-servers.ts'
+import { migrateDatabase } from './lib/migrate.ts'
+import { describeSeed, seedDemoData } from './lib/seed.ts'
+import { localServiceUrl, serviceEntry } from './lib/service-entries.ts'
+import { createSupervisor, portIsFree } from './lib/supervisor.ts'
+
+// `npm start`: checks Postgres and Redis, migrates, seeds the demo data, then runs all seven
+// services as child processes with one merged log stream (pretty on a terminal, JSON lines
+// otherwise). Ctrl-C or SIGTERM stops them all; if one of them dies, all of them stop.
+// Exit codes: 0 after a requested stop, 1 when a service failed, 2 when the environment is not
+// ready (a server unreachable, a port taken, an entry point missing).
+
+const root = path.resolve(import.meta.dirname, '..')
+const url = databaseUrl()
+
+const problems = await unreachableServers(url, redisUrl())
+for (const name of SERVICE_NAMES) {
+  const { portEnv } = SERVICES[name]
+  if (!(await portIsFree(servicePort(name), bindHost()))) {
+    problems.push(`Port ${servicePort(name)} (${name}) is already in use: is the system already running? Stop it or set ${portEnv}.`)
+  }
+}
+for (const name of SERVICE_NAMES) {
+  if (!existsSync(serviceEntry(name))) problems.push(`The ${name} service has no entry point: ${path.relative(root, serviceEntry(name))} is missing.`)
+}
+if (problems.length) {
+  for (const line of problems) console.error(line)
+  process.exit(2)
+}
+
+const applied = await migrateDatabase(url)
+console.log(applied.length ? `Applied migrations: ${applied.join(', ')}` : 'Database is up to date.')
+const db = createDatabase({ url, poolSize: 1 })
+try {
+  for (const line of describeSeed(await seedDemoData(db))) console.log(line)
+} finally {
+  await db.$disconnect()
+}
+
+const supervisor = createSupervisor({
+  name: 'start',
+  cwd: root,
+  services: SERVICE_NAMES.map((name) => ({ name, entry: serviceEntry(name), healthUrl: `${localServiceUrl(name)}/health` })),
+})
+
+let signals = 0
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    signals += 1
+    if (signals === 1) {
+      supervisor.log('info', `${signal} received: stopping every service (again to force)`)
+      void supervisor.stop()
+    } else {
+      supervisor.log('warn', `${signal} received again: killing every service`)
+      supervisor.kill()
+      process.exit(1)
+    }
+  })
+}
+// A closed pipe on our stdout (`npm start | head`) must not crash the supervisor mid-shutdown.
+process.stdout.on('error', () => {})
+
+try {
+  await supervisor.start()
+  printBanner()
+} catch {
+  // Already logged with the service's name, and the others are being stopped.
+}
+const result = await supervisor.done
+if (result.reason === 'stopped') supervisor.log('info', 'every service stopped')
+else supervisor.log('error', `stopped every service: ${result.message}`)
+process.exit(result.reason === 'stopped' ? 0 : 1)
+
+function printBanner(): void {
+  const api = localServiceUrl('orchestrator')
+  const participants = SERVICE_NAMES.filter((name) => name !== 'orchestrator')
+  const width = Math.max(...participants.map((name) => name.length))
+  const lines = [
+    '',
+    'Saga orchestrator is running.',
+    `  API           ${api}/api/orchestrator`,
+    `  API docs      ${api}/docs`,
+    `  UI            ${api}/ui`,
+    '  Participants',
+    ...participants.map((name) => `    ${name.padEnd(width)}  ${localServiceUrl(name)}`),
+  ]
+  if (!process.env.API_TOKENS && process.env.NODE_ENV !== 'production') {
+    lines.push('  Tokens        API_TOKENS is unset: use "Authorization: Bearer dev-client" (or dev-support, dev-operator)')
+  }
+  lines.push('Press Ctrl-C to stop.', '')
+  process.stdout.write(lines.join('\n') + '\n')
+}
