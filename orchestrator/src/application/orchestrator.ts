@@ -6,6 +6,7 @@ import type { Redis } from '../../../platform/redis.ts'
 import { canonicalJson } from '../../../participants/shared/idempotency.plugin.ts'
 import { applyEvent } from '../engine/decide.ts'
 import type { CommandTransport, EngineObserver, LeaseOwner } from '../engine/ports.ts'
+import { recoverPendingSagas, type RecoveryOptions, type RecoverySummary } from '../engine/recover-pending-sagas.ts'
 import { isTerminal, type SagaInstance } from '../engine/saga-instance.ts'
 import type { SagaRegistry } from '../engine/saga-registry.ts'
 import { SagaRunner } from '../engine/saga-runner.ts'
@@ -22,8 +23,12 @@ export interface OrchestratorOptions {
   logger: Logger
   /** Identifies this process as a lease owner. Default: a fresh UUID per process. */
   instanceId?: string
-  /** Lease length; renewed every third of it. Default: 15000 ms */
+  /** Lease length; renewed every third of it. Default: `SAGA_LEASE_TTL_MS`, else 15000 ms */
   leaseTtlMs?: number
+  /** How often the background loop looks for orphaned sagas. Default: `SAGA_RECOVERY_INTERVAL_MS`, else 5000 ms; 0 turns it off */
+  recoveryIntervalMs?: number
+  /** Counts takeovers and recovery passes. */
+  onRecovery?: (trigger: string, summary: RecoverySummary) => void
   observer?: EngineObserver
 }
 
@@ -52,13 +57,19 @@ export class Orchestrator {
   /** Sagas this process drives, with the promise of their outcome. */
   readonly #driving = new Map<string, Promise<SagaInstance>>()
   #renewTimer: NodeJS.Timeout | undefined
+  #recoveryTimer: NodeJS.Timeout | undefined
+  #recovering: Promise<unknown> | undefined
+  readonly #recoveryIntervalMs: number
+  readonly #onRecovery: OrchestratorOptions['onRecovery']
 
   constructor(options: OrchestratorOptions) {
     this.registry = options.registry
     this.instanceId = options.instanceId ?? randomUUID()
     this.#redis = options.redis
     this.#logger = options.logger
-    this.store = new PrismaSagaStore(options.db, { leaseTtlMs: options.leaseTtlMs })
+    this.store = new PrismaSagaStore(options.db, { leaseTtlMs: options.leaseTtlMs ?? (Number(process.env.SAGA_LEASE_TTL_MS) || 15_000) })
+    this.#recoveryIntervalMs = options.recoveryIntervalMs ?? (process.env.SAGA_RECOVERY_INTERVAL_MS !== undefined ? Number(process.env.SAGA_RECOVERY_INTERVAL_MS) : 5_000)
+    this.#onRecovery = options.onRecovery
     this.runner = new SagaRunner({
       registry: options.registry,
       store: this.store,
@@ -69,9 +80,23 @@ export class Orchestrator {
     })
   }
 
-  /** Starts renewing the leases of the sagas this process drives. */
+  /**
+   * Renews the leases of the sagas this process drives, recovers orphaned sagas now (boot)
+   * and then periodically, so sagas of a dead instance are taken over once their lease expires.
+   */
   startBackgroundWork(): void {
-    const every = Math.max(1_000, Math.floor(this.store.leaseTtlMs / 3))
+    this.startLeaseRenewal()
+    void this.recoverInBackground('boot')
+    if (this.#recoveryIntervalMs > 0) {
+      this.#recoveryTimer = setInterval(() => void this.recoverInBackground('interval'), this.#recoveryIntervalMs)
+      this.#recoveryTimer.unref()
+    }
+  }
+
+  /** Keeps the leases of the sagas this process drives alive (every third of their length). */
+  startLeaseRenewal(): void {
+    if (this.#renewTimer) return
+    const every = Math.max(200, Math.floor(this.store.leaseTtlMs / 3))
     this.#renewTimer = setInterval(() => {
       if (this.runner.inFlight === 0) return
       this.store.renewLeases(this.instanceId).catch((err) => this.#logger.warn({ err }, 'lease renewal failed'))
@@ -79,8 +104,31 @@ export class Orchestrator {
     this.#renewTimer.unref()
   }
 
+  /** One recovery pass that takes orphans over and drives them here, without waiting for them. */
+  recoverInBackground(trigger: string): Promise<unknown> {
+    this.#recovering ??= this.recoverPendingSagas({ waitForOutcome: false, limit: 500 })
+      .then((summary) => {
+        this.#onRecovery?.(trigger, summary)
+        if (summary.recovered) this.#logger.info({ trigger, ...summary, sagaIds: undefined }, 'took over orphaned sagas')
+      })
+      .catch((err) => this.#logger.warn({ err, trigger }, 'recovery pass failed'))
+      .finally(() => { this.#recovering = undefined })
+    return this.#recovering
+  }
+
+  /** See engine/recover-pending-sagas.ts: the recovery routine, driving sagas in this process. */
+  recoverPendingSagas(options: RecoveryOptions = {}): Promise<RecoverySummary> {
+    return recoverPendingSagas({
+      store: this.store,
+      ownerId: this.instanceId,
+      drive: (saga, owner) => this.#drive(saga, owner, true),
+    }, options)
+  }
+
   async stop(): Promise<void> {
     clearInterval(this.#renewTimer)
+    clearInterval(this.#recoveryTimer)
+    await this.#recovering
     await this.runner.stop()
   }
 

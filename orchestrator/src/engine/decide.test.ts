@@ -228,6 +228,12 @@ describe('a step without a definitive answer', () => {
     expect(next(saga)).toEqual({ type: 'settle', step: CREATE })
   })
 
+  it('keeps the participant\'s own last answer on the step and the reason on the saga', () => {
+    const saga = apply(forwardTo(CREATE), { ...exhausted(CREATE, 'forward'), lastError: timeout } as SagaEvent)
+    expect(findRecord(saga, 'create', 'forward')?.lastError).toEqual(timeout)
+    expect(saga.error).toEqual({ ...unavailable, step: 'create' })
+  })
+
   it('undoes a settled step that turns out to have been applied', () => {
     let saga = apply(apply(forwardTo(CREATE), exhausted(CREATE, 'forward')), settled(CREATE, true))
     expect(findRecord(saga, 'create', 'forward')).toMatchObject({ status: 'SUCCEEDED', attempts: 4 })

@@ -85,7 +85,7 @@ export function applyEvent(definition: SagaDefinition<any>, saga: SagaInstance, 
       // Giving up on a settle is giving up on a compensation; the step stays UNKNOWN so that a
       // resume settles it again rather than undoing what may never have happened.
       if (event.phase === 'compensation' || isSettle(saga, event.phase)) {
-        record(next, step.name, event.phase, { status: event.phase === 'forward' ? 'UNKNOWN' : 'FAILED', attempts: event.attempts, startedAt: event.startedAt, finishedAt: now, lastError: event.error })
+        record(next, step.name, event.phase, { status: event.phase === 'forward' ? 'UNKNOWN' : 'FAILED', attempts: event.attempts, startedAt: event.startedAt, finishedAt: now, lastError: event.lastError ?? event.error })
         next.status = 'COMPENSATION_FAILED'
         next.compensationError = { ...event.error, step: step.name }
         return next

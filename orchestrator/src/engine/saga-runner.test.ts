@@ -277,7 +277,7 @@ describe('SagaRunner', () => {
       expect(new Set(transport.keysOf('create', 'forward'))).toEqual(new Set(['saga-1:create:forward']))
       const exhausted = store.transitions.find((t) => t.event.type === 'STEP_EXHAUSTED')!
       expect(exhausted.event).toMatchObject({ phase: 'forward', attempts: 3, error: { code: 'PARTICIPANT_UNAVAILABLE', participant: 'booking', status: 503 } })
-      expect(findRecord(exhausted.saga, 'create', 'forward')?.status).toBe('UNKNOWN')
+      expect(findRecord(exhausted.saga, 'create', 'forward')).toMatchObject({ status: 'UNKNOWN', lastError: { code: 'SERVICE_UNAVAILABLE' } })
       expect(store.events).toContain('STEP_SETTLED')
       expect(saga).toMatchObject({ status: 'FAILED', error: { code: 'PARTICIPANT_UNAVAILABLE', step: 'create' } })
     })

@@ -19,6 +19,8 @@ import authPlugin, { loadTokens } from './plugins/auth.plugin.ts'
 import docsPlugin from './plugins/docs.plugin.ts'
 import bookingRoutes from './routes/bookings.routes.ts'
 import healthRoutes from './routes/health.routes.ts'
+import hotelReservationRoutes from './routes/hotel-reservations.routes.ts'
+import sagaTypeRoutes from './routes/saga-types.routes.ts'
 import sagaRoutes from './routes/sagas.routes.ts'
 
 export interface OrchestratorAppOptions {
@@ -61,6 +63,10 @@ export async function buildOrchestratorApp(options: OrchestratorAppOptions = {})
   const orchestrator = new Orchestrator({
     db, redis, registry, transport, logger,
     observer: metricsObserver(metrics),
+    onRecovery: (trigger, summary) => {
+      metrics.recoveryRuns.inc({ trigger })
+      metrics.leaseTakeovers.inc(summary.recovered)
+    },
     ...(options.instanceId ? { instanceId: options.instanceId } : {}),
     ...(options.leaseTtlMs ? { leaseTtlMs: options.leaseTtlMs } : {}),
   })
@@ -113,6 +119,8 @@ export async function buildOrchestratorApp(options: OrchestratorAppOptions = {})
   await app.register(authPlugin, { tokens })
   await app.register(healthRoutes)
   await app.register(bookingRoutes)
+  await app.register(hotelReservationRoutes)
   await app.register(sagaRoutes)
+  await app.register(sagaTypeRoutes)
   return app
 }

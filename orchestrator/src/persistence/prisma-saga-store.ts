@@ -58,6 +58,16 @@ export class PrismaSagaStore implements SagaStore {
 
   /** Inserts a saga owned by `owner`, unless its start key or business key exists already. */
   async createSaga(draft: NewSaga, owner: LeaseOwner): Promise<CreateResult> {
+    for (let attempt = 0; ; attempt++) {
+      const result = await this.#insertSaga(draft, owner)
+      // A FAILED saga does not keep its business key: the customer may try again (e.g. a
+      // cancellation refused while a participant was down). Free the key once, then insert.
+      if (result.created || result.matchedBy !== 'businessKey' || result.saga.status !== 'FAILED' || attempt > 0) return result
+      await this.db.saga.updateMany({ where: { id: result.saga.id, status: 'FAILED' }, data: { businessKey: null } })
+    }
+  }
+
+  async #insertSaga(draft: NewSaga, owner: LeaseOwner): Promise<CreateResult> {
     const inserted = await this.db.$queryRawUnsafe<{ id: string }[]>(
       `WITH inserted AS (
          INSERT INTO ${SAGAS} (id, type, status, state, input, data, steps, version, start_key, request_fingerprint,

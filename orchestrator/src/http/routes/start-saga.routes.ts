@@ -13,6 +13,8 @@ export interface StartRoute {
   params?: Record<string, unknown>
   /** The saga's input from the validated request. */
   toInput(request: FastifyRequest): unknown
+  /** Refuses the request before any saga exists (throw an AppError). */
+  guard?: (request: FastifyRequest) => Promise<void>
 }
 
 /**
@@ -33,6 +35,7 @@ export function registerStartRoute(app: FastifyInstance, route: StartRoute): voi
     },
     preValidation: [app.requireRole('client'), requireIdempotencyKey],
   }, async (request, reply) => {
+    await route.guard?.(request)
     const { saga } = await app.orchestrator.start({
       type: route.type,
       input: route.toInput(request),

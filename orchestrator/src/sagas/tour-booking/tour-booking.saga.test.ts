@@ -68,7 +68,7 @@ describe('tour booking saga', () => {
     const response = await book(system, body)
     expect(response.statusCode).toBe(201)
     const result = response.json()
-    expect(result).toMatchObject({ status: 'COMPLETED', totalPrice: 160.5, currency: 'EUR' })
+    expect(result).toMatchObject({ status: 'COMPLETED', totalPrice: 160.5, currency: 'EUR', loyaltyPointsAdded: 160 })
     expect(result.bookingId).toBeTypeOf('string')
     expect(result.reservationId).toBeTypeOf('string')
     expect(result.paymentId).toBeTypeOf('string')
@@ -76,7 +76,7 @@ describe('tour booking saga', () => {
     const saga = await sagaOf(system, result.sagaId)
     expect(saga).toMatchObject({ type: 'tour-booking', status: 'COMPLETED', resources: { bookingId: result.bookingId, paymentId: result.paymentId } })
     expect(saga.steps.map((s: { name: string; status: string }) => `${s.name}:${s.status}`)).toEqual([
-      'reserveTour:SUCCEEDED', 'createBooking:SUCCEEDED', 'processPayment:SUCCEEDED', 'confirmBooking:SUCCEEDED', 'sendNotification:SUCCEEDED',
+      'reserveTour:SUCCEEDED', 'createBooking:SUCCEEDED', 'processPayment:SUCCEEDED', 'confirmBooking:SUCCEEDED', 'awardLoyaltyPoints:SUCCEEDED', 'sendNotification:SUCCEEDED',
     ])
     expect(saga.input.paymentMethod).toBe('[Redacted]')
 
@@ -92,14 +92,14 @@ describe('tour booking saga', () => {
     const tour = await createTour(system)
     const { sagaId } = (await book(system, visa(tour.tourId))).json()
     const events = await system.db.sagaEvent.findMany({ where: { sagaId }, orderBy: { id: 'asc' } })
-    expect(events.map((e) => e.type)).toEqual(['SAGA_STARTED', 'STEP_SUCCEEDED', 'STEP_SUCCEEDED', 'STEP_SUCCEEDED', 'STEP_SUCCEEDED', 'STEP_SUCCEEDED'])
-    expect(events.map((e) => e.version)).toEqual([0, 1, 2, 3, 4, 5])
+    expect(events.map((e) => e.type)).toEqual(['SAGA_STARTED', ...Array(6).fill('STEP_SUCCEEDED')])
+    expect(events.map((e) => e.version)).toEqual([0, 1, 2, 3, 4, 5, 6])
     const mirrored = JSON.parse((await system.redis.get(`saga:${sagaId}`))!)
     expect(mirrored).toMatchObject({ sagaId, type: 'tour-booking', status: 'COMPLETED', state: 'BOOKING_COMPLETED' })
     expect(await system.redis.ttl(`saga:${sagaId}`)).toBeGreaterThan(86_400)
     const stream = await system.redis.xrevrange('saga:events', '+', '-', 'COUNT', 200)
     const ours = stream.filter(([, fields]) => fields[1] === sagaId)
-    expect(ours).toHaveLength(5)
+    expect(ours).toHaveLength(6)
   })
 
   it('fails with INSUFFICIENT_SPOTS when sold out, and charges nothing', async () => {

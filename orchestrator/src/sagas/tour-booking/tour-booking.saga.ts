@@ -1,5 +1,5 @@
 import { defineSaga } from '../../engine/saga-definition.ts'
-import { booking, notification, payment, segment, tourCatalog } from '../participants.ts'
+import { booking, loyalty, notification, payment, segment, tourCatalog } from '../participants.ts'
 
 export interface TourBookingInput {
   tourId: string
@@ -32,7 +32,8 @@ export const tourBookingInputSchema = {
 
 /**
  * Books spots on a tour: reserve the spots → create the booking (PENDING) → charge the
- * catalog's quote (the pivot) → confirm the booking → tell the customer (non-critical).
+ * catalog's quote (the pivot) → confirm the booking → award loyalty points for the amount
+ * paid → tell the customer (non-critical).
  * A failure before the pivot releases the spots and cancels the booking, in that reverse order.
  */
 export const tourBookingSaga = defineSaga<TourBookingInput>({
@@ -100,6 +101,17 @@ export const tourBookingSaga = defineSaga<TourBookingInput>({
       }),
     },
     {
+      // Points on payment, as for hotel stays; a cancellation takes them back by reference.
+      name: 'awardLoyaltyPoints',
+      kind: 'retriable',
+      state: 'POINTS_AWARDED',
+      invoke: ({ input, results }) => loyalty.post(`/api/loyalty/accounts/${segment(input.userId)}/points`, {
+        amount: results.reserveTour.amount,
+        currency: results.reserveTour.currency,
+        reference: `booking:${results.createBooking.bookingId}`,
+      }),
+    },
+    {
       name: 'sendNotification',
       kind: 'retriable',
       critical: false,
@@ -118,6 +130,7 @@ export const tourBookingSaga = defineSaga<TourBookingInput>({
           numberOfSpots: input.numberOfSpots,
           totalPrice: results.reserveTour.amount,
           currency: results.reserveTour.currency,
+          loyaltyPointsAdded: results.awardLoyaltyPoints?.pointsAdded ?? 0,
         },
       }),
     },
@@ -128,6 +141,7 @@ export const tourBookingSaga = defineSaga<TourBookingInput>({
     paymentId: results.processPayment?.paymentId,
     totalPrice: results.reserveTour?.amount,
     currency: results.reserveTour?.currency,
+    loyaltyPointsAdded: results.awardLoyaltyPoints?.pointsAdded ?? 0,
   }),
   references: ({ input, results }) => ({
     userId: input.userId,

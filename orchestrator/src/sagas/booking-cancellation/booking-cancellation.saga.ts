@@ -1,0 +1,111 @@
+import { defineSaga } from '../../engine/saga-definition.ts'
+import { booking, loyalty, notification, payment, segment, tourCatalog } from '../participants.ts'
+
+export interface BookingCancellationInput {
+  bookingId: string
+  userId: string
+  reason?: string
+}
+
+export const bookingCancellationBodySchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['userId'],
+  properties: {
+    userId: { type: 'string', minLength: 1, maxLength: 100 },
+    reason: { type: 'string', maxLength: 500 },
+  },
+} as const
+
+export const bookingCancellationInputSchema = {
+  ...bookingCancellationBodySchema,
+  required: ['bookingId', 'userId'],
+  properties: { ...bookingCancellationBodySchema.properties, bookingId: { type: 'string', format: 'uuid' } },
+} as const
+
+/**
+ * A customer cancels a confirmed booking: cancel it (the booking service applies the tour's
+ * policy and computes the refund) → refund that amount (the pivot) → release the spots →
+ * take back the loyalty points the booking earned → tell the customer (non-critical).
+ * After the refund nothing is undone: the last steps are retried until they succeed.
+ */
+export const bookingCancellationSaga = defineSaga<BookingCancellationInput>({
+  type: 'booking-cancellation',
+  deadlineMs: Number(process.env.BOOKING_CANCELLATION_DEADLINE_MS) || 120_000,
+  inputSchema: bookingCancellationInputSchema,
+  completedState: 'CANCELLATION_COMPLETED',
+  compensatedState: 'CANCELLATION_ROLLED_BACK',
+  // One cancellation per booking and customer: asking again returns the first one's outcome
+  // (never a second refund). Another user's attempt is a separate saga, refused by the booking.
+  businessKey: (input) => `booking-cancellation:${input.bookingId}:${input.userId}`,
+  steps: [
+    {
+      name: 'cancelBooking',
+      kind: 'compensatable',
+      state: 'BOOKING_CANCELLED',
+      compensatedState: 'BOOKING_REINSTATED',
+      // Only a CONFIRMED booking: one whose booking saga is still running is refused untouched.
+      invoke: ({ input }) => booking.post(`/api/bookings/${segment(input.bookingId)}/cancel`, {
+        userId: input.userId,
+        ...(input.reason ? { reason: input.reason } : {}),
+        expectedStatus: 'CONFIRMED',
+      }),
+      compensate: ({ input }) => booking.post(`/api/bookings/${segment(input.bookingId)}/reinstate`),
+    },
+    {
+      name: 'refundPayment',
+      kind: 'pivot',
+      state: 'PAYMENT_REFUNDED',
+      timeoutMs: 20_000,
+      invoke: ({ input, results }) => payment.post(`/api/payments/${segment(results.cancelBooking.paymentId)}/refunds`, {
+        amount: results.cancelBooking.refundAmount,
+        reason: input.reason ?? 'booking cancelled by the customer',
+      }),
+    },
+    {
+      name: 'releaseSpots',
+      kind: 'retriable',
+      state: 'SPOTS_RELEASED',
+      invoke: ({ results }) => tourCatalog.post(`/api/reservations/${segment(results.cancelBooking.reservationId)}/release`),
+    },
+    {
+      name: 'deductLoyaltyPoints',
+      kind: 'retriable',
+      state: 'POINTS_DEDUCTED',
+      invoke: ({ input }) => loyalty.post(`/api/loyalty/accounts/${segment(input.userId)}/deductions`, {
+        reference: `booking:${input.bookingId}`,
+      }),
+    },
+    {
+      name: 'sendNotification',
+      kind: 'retriable',
+      critical: false,
+      state: 'NOTIFICATION_SENT',
+      retry: { maxAttempts: 3, initialDelayMs: 100, multiplier: 2, maxDelayMs: 1_000 },
+      timeoutMs: 3_000,
+      invoke: ({ sagaId, input, results }) => notification.post('/api/notifications', {
+        userId: input.userId,
+        type: 'cancellation-confirmed',
+        sagaId,
+        data: {
+          bookingId: input.bookingId,
+          refundAmount: results.cancelBooking.refundAmount,
+          currency: results.cancelBooking.currency,
+          loyaltyPointsDeducted: results.deductLoyaltyPoints?.pointsDeducted ?? 0,
+        },
+      }),
+    },
+  ],
+  result: ({ input, results }) => ({
+    bookingId: input.bookingId,
+    refundAmount: results.cancelBooking?.refundAmount,
+    currency: results.cancelBooking?.currency,
+    ...(results.refundPayment?.refundId ? { refundId: results.refundPayment.refundId } : {}),
+    loyaltyPointsDeducted: results.deductLoyaltyPoints?.pointsDeducted ?? 0,
+  }),
+  references: ({ input, results }) => ({
+    userId: input.userId,
+    bookingId: input.bookingId,
+    reservationId: results.cancelBooking?.reservationId,
+  }),
+})

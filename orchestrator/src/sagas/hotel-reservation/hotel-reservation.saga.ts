@@ -1,0 +1,120 @@
+import { defineSaga } from '../../engine/saga-definition.ts'
+import { hotel, loyalty, notification, payment, segment } from '../participants.ts'
+
+export interface HotelReservationInput {
+  hotelId: string
+  roomType: string
+  userId: string
+  checkIn: string
+  checkOut: string
+  guests: number
+  paymentMethod: string
+}
+
+export const hotelReservationInputSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['hotelId', 'roomType', 'userId', 'checkIn', 'checkOut', 'guests', 'paymentMethod'],
+  properties: {
+    hotelId: { type: 'string', format: 'uuid' },
+    roomType: { type: 'string', minLength: 1, maxLength: 50 },
+    userId: { type: 'string', minLength: 1, maxLength: 100 },
+    checkIn: { type: 'string', format: 'date' },
+    checkOut: { type: 'string', format: 'date' },
+    guests: { type: 'integer', minimum: 1, maximum: 20 },
+    paymentMethod: { type: 'string', minLength: 1, maxLength: 100 },
+  },
+} as const
+
+/**
+ * Books a hotel room: hold one room of the type for every night → charge price × nights (the
+ * pivot) → add loyalty points for the amount paid → confirm the reservation → send the
+ * confirmation (non-critical). Before the payment, a failure releases the room; after it,
+ * a loyalty service that stays down is retried, never a reason to undo a paid stay.
+ */
+export const hotelReservationSaga = defineSaga<HotelReservationInput>({
+  type: 'hotel-reservation',
+  deadlineMs: Number(process.env.HOTEL_RESERVATION_DEADLINE_MS) || 120_000,
+  inputSchema: hotelReservationInputSchema,
+  completedState: 'RESERVATION_COMPLETED',
+  compensatedState: 'RESERVATION_ROLLED_BACK',
+  steps: [
+    {
+      name: 'reserveRoom',
+      kind: 'compensatable',
+      state: 'ROOM_RESERVED',
+      compensatedState: 'ROOM_RELEASED',
+      invoke: ({ input }) => hotel.post(`/api/hotels/${segment(input.hotelId)}/reservations`, {
+        roomType: input.roomType,
+        userId: input.userId,
+        checkIn: input.checkIn,
+        checkOut: input.checkOut,
+        guests: input.guests,
+      }),
+      compensate: ({ results }) => hotel.post(`/api/hotel-reservations/${segment(results.reserveRoom.reservationId)}/release`),
+    },
+    {
+      name: 'processPayment',
+      kind: 'pivot',
+      state: 'PAYMENT_PROCESSED',
+      timeoutMs: 20_000,
+      invoke: ({ input, results }) => payment.post('/api/payments', {
+        userId: input.userId,
+        amount: results.reserveRoom.amount,
+        currency: results.reserveRoom.currency,
+        paymentMethod: input.paymentMethod,
+        reservationId: results.reserveRoom.reservationId,
+      }),
+    },
+    {
+      name: 'addLoyaltyPoints',
+      kind: 'retriable',
+      state: 'POINTS_ADDED',
+      invoke: ({ input, results }) => loyalty.post(`/api/loyalty/accounts/${segment(input.userId)}/points`, {
+        amount: results.reserveRoom.amount,
+        currency: results.reserveRoom.currency,
+        reference: `hotel-reservation:${results.reserveRoom.reservationId}`,
+      }),
+    },
+    {
+      name: 'confirmReservation',
+      kind: 'retriable',
+      state: 'RESERVATION_CONFIRMED',
+      invoke: ({ results }) => hotel.post(`/api/hotel-reservations/${segment(results.reserveRoom.reservationId)}/confirm`),
+    },
+    {
+      name: 'sendConfirmation',
+      kind: 'retriable',
+      critical: false,
+      state: 'CONFIRMATION_SENT',
+      retry: { maxAttempts: 3, initialDelayMs: 100, multiplier: 2, maxDelayMs: 1_000 },
+      timeoutMs: 3_000,
+      invoke: ({ sagaId, input, results }) => notification.post('/api/notifications', {
+        userId: input.userId,
+        type: 'hotel-reservation-confirmed',
+        sagaId,
+        data: {
+          reservationId: results.reserveRoom.reservationId,
+          hotelId: input.hotelId,
+          roomType: input.roomType,
+          checkIn: input.checkIn,
+          checkOut: input.checkOut,
+          totalPrice: results.reserveRoom.amount,
+          currency: results.reserveRoom.currency,
+          loyaltyPointsAdded: results.addLoyaltyPoints?.pointsAdded ?? 0,
+        },
+      }),
+    },
+  ],
+  result: ({ results }) => ({
+    reservationId: results.reserveRoom?.reservationId,
+    paymentId: results.processPayment?.paymentId,
+    totalPrice: results.reserveRoom?.amount,
+    currency: results.reserveRoom?.currency,
+    loyaltyPointsAdded: results.addLoyaltyPoints?.pointsAdded ?? 0,
+  }),
+  references: ({ input, results }) => ({
+    userId: input.userId,
+    reservationId: results.reserveRoom?.reservationId,
+  }),
+})
