@@ -1,16 +1,39 @@
 import { defineConfig } from 'vitest/config'
 import { testDatabaseUrl } from './scripts/lib/test-database.ts'
 
+const shared = {
+  globalSetup: ['test/global-setup.ts'],
+  env: { DATABASE_URL: testDatabaseUrl(), NODE_ENV: 'test' },
+  testTimeout: 30_000,
+  hookTimeout: 60_000,
+  pool: 'forks' as const,
+}
+
 export default defineConfig({
   test: {
-    include: ['orchestrator/**/*.test.ts', 'participants/**/*.test.ts', 'platform/**/*.test.ts', 'scripts/**/*.test.ts', 'test/**/*.test.ts'],
-    globalSetup: ['test/global-setup.ts'],
-    env: { DATABASE_URL: testDatabaseUrl(), NODE_ENV: 'test' },
-    testTimeout: 30_000,
-    hookTimeout: 60_000,
-    // Cross-process suites start real services on fixed ports: one file at a time there.
-    fileParallelism: true,
-    maxWorkers: 2,
-    pool: 'forks',
+    projects: [
+      {
+        // Unit and service tests: in-process, each file with its own rows, run in parallel.
+        test: {
+          ...shared,
+          name: 'unit',
+          include: ['orchestrator/**/*.test.ts', 'participants/**/*.test.ts', 'platform/**/*.test.ts', 'scripts/**/*.test.ts', 'test/*.test.ts'],
+          maxWorkers: 2,
+        },
+      },
+      {
+        // Cross-process suites: real service processes, fixed behaviour under kill -9 and
+        // lease takeovers. One file at a time, after the unit project, so their recovery
+        // loops never meet another file's sagas.
+        test: {
+          ...shared,
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          fileParallelism: false,
+          testTimeout: 180_000,
+          sequence: { groupOrder: 1 },
+        },
+      },
+    ],
   },
 })

@@ -30,6 +30,7 @@ export const ERROR_CATALOG = {
   BOOKING_NOT_FOUND: { status: 404, message: 'No such booking' },
   BOOKING_ALREADY_EXISTS: { status: 409, message: 'A booking exists already for this reservation' },
   BOOKING_NOT_PENDING: { status: 409, message: 'The booking is not pending' },
+  BOOKING_NOT_CONFIRMED: { status: 409, message: 'The booking is not confirmed yet' },
   BOOKING_NOT_CANCELLED: { status: 409, message: 'The booking is not cancelled' },
   BOOKING_ALREADY_CANCELLED: { status: 409, message: 'The booking is cancelled already' },
   BOOKING_OWNER_MISMATCH: { status: 422, message: 'The booking belongs to another user' },

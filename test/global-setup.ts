@@ -5,13 +5,19 @@ import { testDatabaseUrl } from '../scripts/lib/test-database.ts'
 
 // Runs once before all test files: stop at once when a server is down, then bring the test
 // database (never the one `npm start` uses) up to the latest migration.
-export default async function setup(): Promise<void> {
-  const url = testDatabaseUrl()
-  process.env.DATABASE_URL = url
-  const problems = await unreachableServers(url, redisUrl())
-  if (problems.length) {
-    for (const line of problems) console.error(line)
-    process.exit(2)
-  }
-  await migrateDatabase(url)
+// Each vitest project runs its global setup; the work happens once per process.
+const once = globalThis as { __sagaTestSetup?: Promise<void> }
+
+export default function setup(): Promise<void> {
+  once.__sagaTestSetup ??= (async () => {
+    const url = testDatabaseUrl()
+    process.env.DATABASE_URL = url
+    const problems = await unreachableServers(url, redisUrl())
+    if (problems.length) {
+      for (const line of problems) console.error(line)
+      process.exit(2)
+    }
+    await migrateDatabase(url)
+  })()
+  return once.__sagaTestSetup
 }

@@ -94,29 +94,34 @@ async function idempotencyPlugin(app: FastifyInstance, options: IdempotencyOptio
     if (cached) return answer(reply, JSON.parse(cached) as StoredResponse, fingerprint, true)
 
     const outcome = await options.db.$transaction(async (tx) => {
-      const [row] = await tx.$queryRawUnsafe<{ locked: boolean; existing: StoredResponse | null }[]>(
-        `SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0)) AS locked,
-                (SELECT json_build_object('fingerprint', fingerprint, 'status', status, 'body', body)
-                   FROM ${table} WHERE scope = $2 AND key = $3) AS existing`,
-        `${options.schema}\n${scope}\n${key}`, scope, key)
-      if (!row?.locked) throw new AppError('REQUEST_IN_PROGRESS')
-      if (row.existing) return { stored: row.existing, replayed: true }
+      const [lock] = await tx.$queryRawUnsafe<{ locked: boolean }[]>(
+        'SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0)) AS locked', `${options.schema}\n${scope}\n${key}`)
+      if (!lock?.locked) throw new AppError('REQUEST_IN_PROGRESS')
+      // A statement of its own, so that (READ COMMITTED) its snapshot is taken after the lock:
+      // in the same statement as the lock, a duplicate arriving just as the first request
+      // commits would get the lock yet not see the stored answer, and fail on the INSERT.
+      const [existing] = await tx.$queryRawUnsafe<StoredResponse[]>(
+        `SELECT fingerprint, status, body FROM ${table} WHERE scope = $1 AND key = $2`, scope, key)
+      if (existing) return { stored: existing, replayed: true }
 
       await tx.$executeRawUnsafe('SAVEPOINT idempotent_command')
       request.tx = tx
-      let stored: StoredResponse
+      let result: Omit<StoredResponse, 'fingerprint'>
       try {
         const body = await handler.call(this, request, reply)
-        stored = { fingerprint, status: reply.statusCode, body: body ?? null }
+        result = { status: reply.statusCode, body: body ?? null }
       } catch (error) {
         if (!(error instanceof AppError) || !error.isRejection) throw error
         await tx.$executeRawUnsafe('ROLLBACK TO SAVEPOINT idempotent_command')
-        stored = { fingerprint, status: error.statusCode, body: error.toBody() satisfies ErrorBody }
+        result = { status: error.statusCode, body: error.toBody() satisfies ErrorBody }
       }
-      await tx.$executeRawUnsafe(
-        `INSERT INTO ${table} (scope, key, fingerprint, status, body) VALUES ($1, $2, $3, $4, $5::jsonb)`,
-        scope, key, fingerprint, stored.status, JSON.stringify(stored.body))
-      return { stored, replayed: false }
+      // The first answer is the body as jsonb gives it back (jsonb reorders object keys), so
+      // that it is byte-for-byte the answer every replay, from Postgres or Redis, will send.
+      const [stored] = await tx.$queryRawUnsafe<StoredResponse[]>(
+        `INSERT INTO ${table} (scope, key, fingerprint, status, body) VALUES ($1, $2, $3, $4, $5::jsonb)
+         RETURNING fingerprint, status, body`,
+        scope, key, fingerprint, result.status, JSON.stringify(result.body))
+      return { stored: stored!, replayed: false }
     }, { timeout, maxWait: timeout })
 
     if (outcome.stored.fingerprint === fingerprint) {

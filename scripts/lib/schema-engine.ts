@@ -17,10 +17,12 @@ export const SCHEMA_DIR = path.join(ROOT, 'prisma/schema')
 export const MIGRATIONS_DIR = path.join(ROOT, 'prisma/migrations')
 
 type EngineModule = typeof import('@prisma/schema-engine-wasm/schema_engine_bg')
-let loaded: Promise<EngineModule> | undefined
+// Kept on globalThis: the wasm glue module is a process-wide singleton (one `wasm` binding),
+// so a second copy of this file (vitest loads one per project) must reuse the first instance.
+const cache = globalThis as { __sagaSchemaEngine?: Promise<EngineModule> }
 
 function loadEngineModule(): Promise<EngineModule> {
-  loaded ??= (async () => {
+  cache.__sagaSchemaEngine ??= (async () => {
     const gluePath = require.resolve('@prisma/schema-engine-wasm/schema_engine_bg')
     const dir = path.dirname(gluePath)
     const glue: EngineModule = await import(pathToFileURL(gluePath).href)
@@ -33,7 +35,7 @@ function loadEngineModule(): Promise<EngineModule> {
     g.PRISMA_WASM_PANIC_REGISTRY ??= { set_message: (message) => { lastPanic = message } }
     return glue
   })()
-  return loaded
+  return cache.__sagaSchemaEngine
 }
 let lastPanic: string | undefined
 

@@ -85,6 +85,9 @@ export async function startSystem(options: SystemOptions = {}) {
     ...options.orchestrator,
   })
   await orchestrator.ready()
+  // Leases stay alive while tests run, so no other orchestrator sharing the test database
+  // (the cross-process suites) mistakes these sagas for orphans.
+  orchestrator.orchestrator.startLeaseRenewal()
 
   return {
     orchestrator,

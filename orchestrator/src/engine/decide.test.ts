@@ -379,7 +379,6 @@ describe('the deadline', () => {
     expect(saga).toMatchObject({ status: 'FAILED', state: 'COMPENSATED', completedAt: AFTER_DEADLINE })
     expect(saga.error).toMatchObject({ code: 'SAGA_TIMEOUT', step: 'reserve' })
   })
-
 })
 
 describe('an abort', () => {

@@ -32,8 +32,11 @@ export const systemClock: Clock = {
   random: Math.random,
   sleep: (ms, signal) => new Promise((resolve) => {
     if (signal?.aborted) return resolve()
-    const timer = setTimeout(resolve, ms)
-    signal?.addEventListener('abort', () => { clearTimeout(timer); resolve() }, { once: true })
+    const onAbort = () => { clearTimeout(timer); resolve() }
+    // The listener goes when the timer fires: every sleep shares the runner's one signal, and
+    // a step retried for hours must not pile up a listener per attempt.
+    const timer = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve() }, ms)
+    signal?.addEventListener('abort', onAbort, { once: true })
   }),
 }
 

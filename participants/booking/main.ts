@@ -1,0 +1,4 @@
+import { startParticipant } from '../shared/server.ts'
+import { buildBooking } from './booking.app.ts'
+
+await startParticipant('booking', await buildBooking())

@@ -1,0 +1,4 @@
+import { startParticipant } from '../shared/server.ts'
+import { buildLoyalty } from './loyalty.app.ts'
+
+await startParticipant('loyalty', await buildLoyalty())

@@ -1,0 +1,393 @@
+import { randomUUID } from 'node:crypto'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { AppError } from '../../platform/errors.ts'
+import { createRedis, type Redis } from '../../platform/redis.ts'
+import { command, participantHarness } from '../../test/support/participant-harness.ts'
+import { tourView } from '../tour-catalog/tours.routes.ts'
+import { buildParticipant } from './build-participant.ts'
+
+// A test-only participant on the tour_catalog schema. Its one command creates a Tour named
+// after the body's `tag` (so a test counts the effect with its own tag) and then does what
+// `then` says: answer 201, reject as a business error AFTER writing, crash (plain Error) once
+// AFTER writing, or wait until the test releases it.
+
+type Then = 'succeed' | 'reject' | 'crash-once' | 'wait'
+interface ProbeBody { tag: string; then?: Then; note?: string }
+
+const probeBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['tag'],
+  properties: {
+    tag: { type: 'string', format: 'uuid' },
+    then: { type: 'string', enum: ['succeed', 'reject', 'crash-once', 'wait'] },
+    note: { type: 'string' },
+  },
+} as const
+
+/** Tags whose handler already crashed once: the next run with that tag succeeds. */
+const crashed = new Set<string>()
+/** Handlers told to wait, by tag: the test learns when one is running and decides when it ends. */
+const holds = new Map<string, { reached: () => void; released: Promise<void> }>()
+
+function hold(tag: string) {
+  let reached!: () => void
+  let release!: () => void
+  const whenReached = new Promise<void>((resolve) => { reached = resolve })
+  const released = new Promise<void>((resolve) => { release = resolve })
+  holds.set(tag, { reached, released })
+  return { whenReached, release }
+}
+
+async function createTaggedTour(request: FastifyRequest<{ Body: ProbeBody }>, reply: FastifyReply) {
+  const { tag, then = 'succeed' } = request.body
+  const tour = await request.tx.tour.create({
+    data: {
+      id: randomUUID(), name: tag, date: new Date('2031-05-01T00:00:00Z'), capacity: 8, availableSpots: 8,
+      priceMinor: 9_950, currency: 'EUR', cancellationMinDays: 3, cancellationFeePercent: 20,
+    },
+  })
+  if (then === 'reject') throw new AppError('INSUFFICIENT_SPOTS', undefined, { tag })
+  if (then === 'crash-once' && !crashed.has(tag)) {
+    crashed.add(tag)
+    throw new Error('simulated crash after writing')
+  }
+  const held = holds.get(tag)
+  if (then === 'wait' && held) {
+    held.reached()
+    await held.released
+  }
+  reply.code(201)
+  // Keys in an order Postgres' jsonb would not keep: replays must still be byte-equal.
+  return { tourId: tour.id, tag, view: tourView(tour), createdAt: tour.createdAt.toISOString() }
+}
+
+async function probeRoutes(app: FastifyInstance): Promise<void> {
+  app.post<{ Body: ProbeBody }>('/probe/tours', { schema: { body: probeBody } }, createTaggedTour)
+  app.post<{ Body: ProbeBody }>('/probe/other-tours', { schema: { body: probeBody } }, createTaggedTour)
+}
+
+const harness = participantHarness()
+let app: FastifyInstance
+
+beforeAll(async () => {
+  app = await buildParticipant({ name: 'tour-catalog', schema: 'tour_catalog', routes: probeRoutes, db: harness.db, redis: harness.redis })
+})
+afterAll(async () => {
+  await app?.close()
+  await harness.close()
+})
+
+const toursTagged = (tag: string) => harness.db.tour.count({ where: { name: tag } })
+const replayed = (response: { headers: Record<string, unknown> }) => response.headers['idempotent-replayed'] === 'true'
+
+/** The Redis entries caching the answer to this key (whatever the route scope hashes to). */
+const cachedEntries = (redis: Redis, key: string) => redis.keys(`idem:tour-catalog:*:${key}`)
+
+describe('idempotency plugin: the key', () => {
+  it('refuses a command without a key with 400 IDEMPOTENCY_KEY_REQUIRED, before validating the body', async () => {
+    const response = await app.inject({ method: 'POST', url: '/probe/tours', payload: { tag: 'not-a-uuid' } })
+    expect(response.statusCode).toBe(400)
+    expect(response.json().error.code).toBe('IDEMPOTENCY_KEY_REQUIRED')
+
+    const withKey = await command(app, 'POST', '/probe/tours', { tag: 'not-a-uuid' })
+    expect(withKey.statusCode).toBe(400)
+    expect(withKey.json().error.code).toBe('VALIDATION_FAILED')
+  })
+
+  it('refuses a valid command without a key and applies nothing', async () => {
+    const tag = randomUUID()
+    const response = await app.inject({ method: 'POST', url: '/probe/tours', payload: { tag } })
+    expect(response.statusCode).toBe(400)
+    expect(response.json().error.code).toBe('IDEMPOTENCY_KEY_REQUIRED')
+    expect(await toursTagged(tag)).toBe(0)
+  })
+
+  it('accepts X-Idempotency-Key as the same key as Idempotency-Key', async () => {
+    const tag = randomUUID()
+    const key = randomUUID()
+    const first = await app.inject({ method: 'POST', url: '/probe/tours', payload: { tag }, headers: { 'x-idempotency-key': key } })
+    expect(first.statusCode).toBe(201)
+    const again = await command(app, 'POST', '/probe/tours', { tag }, key)
+    expect(again.statusCode).toBe(201)
+    expect(replayed(again)).toBe(true)
+    expect(again.body).toBe(first.body)
+    expect(await toursTagged(tag)).toBe(1)
+  })
+
+  it('refuses a key longer than 255 characters and accepts one of 255', async () => {
+    const tag = randomUUID()
+    const tooLong = await command(app, 'POST', '/probe/tours', { tag }, 'k'.repeat(256))
+    expect(tooLong.statusCode).toBe(400)
+    expect(tooLong.json().error.code).toBe('VALIDATION_FAILED')
+    expect(await toursTagged(tag)).toBe(0)
+
+    const longest = await command(app, 'POST', '/probe/tours', { tag }, `${randomUUID()}${'k'.repeat(255 - 36)}`)
+    expect(longest.statusCode).toBe(201)
+    expect(await toursTagged(tag)).toBe(1)
+  })
+})
+
+describe('idempotency plugin: replays', () => {
+  it('replays a success with the same status and the same bytes, and applies it once', async () => {
+    const tag = randomUUID()
+    const key = randomUUID()
+    const first = await command(app, 'POST', '/probe/tours', { tag }, key)
+    expect(first.statusCode).toBe(201)
+    expect(replayed(first)).toBe(false)
+    expect(first.json()).toMatchObject({ tag, view: { name: tag, availableSpots: 8, price: 99.5 } })
+
+    const second = await command(app, 'POST', '/probe/tours', { tag }, key)
+    const third = await command(app, 'POST', '/probe/tours', { tag }, key)
+    for (const replay of [second, third]) {
+      expect(replay.statusCode).toBe(201)
+      expect(replay.headers['idempotent-replayed']).toBe('true')
+      expect(replay.headers['content-type']).toBe(first.headers['content-type'])
+      expect(replay.body).toBe(first.body)
+    }
+    expect(await toursTagged(tag)).toBe(1)
+  })
+
+  it('treats the same body with its keys in another order as the same command', async () => {
+    const tag = randomUUID()
+    const key = randomUUID()
+    const first = await app.inject({
+      method: 'POST', url: '/probe/tours', headers: { 'idempotency-key': key, 'content-type': 'application/json' },
+      payload: JSON.stringify({ tag, note: 'window seat' }),
+    })
+    const reordered = await app.inject({
+      method: 'POST', url: '/probe/tours', headers: { 'idempotency-key': key, 'content-type': 'application/json' },
+      payload: JSON.stringify({ note: 'window seat', tag }),
+    })
+    expect(first.statusCode).toBe(201)
+    expect(reordered.statusCode).toBe(201)
+    expect(replayed(reordered)).toBe(true)
+    expect(reordered.body).toBe(first.body)
+    expect(await toursTagged(tag)).toBe(1)
+  })
+
+  it('replays a business rejection and keeps none of the writes made before it', async () => {
+    const tag = randomUUID()
+    const key = randomUUID()
+    const first = await command(app, 'POST', '/probe/tours', { tag, then: 'reject' }, key)
+    expect(first.statusCode).toBe(422)
+    expect(first.json()).toEqual({ error: { code: 'INSUFFICIENT_SPOTS', message: 'Not enough spots left on this tour', tag } })
+    expect(await toursTagged(tag)).toBe(0)
+
+    const replay = await command(app, 'POST', '/probe/tours', { tag, then: 'reject' }, key)
+    expect(replay.statusCode).toBe(422)
+    expect(replayed(replay)).toBe(true)
+    expect(replay.body).toBe(first.body)
+    expect(await toursTagged(tag)).toBe(0)
+  })
+
+  it('stores nothing when the handler crashes, so a retry with the same key runs it again', async () => {
+    const tag = randomUUID()
+    const key = randomUUID()
+    const crash = await command(app, 'POST', '/probe/tours', { tag, then: 'crash-once' }, key)
+    expect(crash.statusCode).toBe(500)
+    expect(crash.json().error.code).toBe('INTERNAL_ERROR')
+    expect(crash.body).not.toContain('simulated crash')
+    expect(await toursTagged(tag)).toBe(0)
+
+    const retry = await command(app, 'POST', '/probe/tours', { tag, then: 'crash-once' }, key)
+    expect(retry.statusCode).toBe(201)
+    expect(replayed(retry)).toBe(false)
+    expect(await toursTagged(tag)).toBe(1)
+
+    const replay = await command(app, 'POST', '/probe/tours', { tag, then: 'crash-once' }, key)
+    expect(replayed(replay)).toBe(true)
+    expect(replay.body).toBe(retry.body)
+  })
+})
+
+describe('idempotency plugin: scope of a key', () => {
+  it('refuses the same key with a different body with 422 IDEMPOTENCY_KEY_REUSED', async () => {
+    const tag = randomUUID()
+    const key = randomUUID()
+    expect((await command(app, 'POST', '/probe/tours', { tag }, key)).statusCode).toBe(201)
+    const otherTag = randomUUID()
+    const reused = await command(app, 'POST', '/probe/tours', { tag: otherTag }, key)
+    expect(reused.statusCode).toBe(422)
+    expect(reused.json().error.code).toBe('IDEMPOTENCY_KEY_REUSED')
+    expect(await toursTagged(tag)).toBe(1)
+    expect(await toursTagged(otherTag)).toBe(0)
+  })
+
+  it('refuses a different body even when the answer comes from Postgres rather than Redis', async () => {
+    const tag = randomUUID()
+    const key = randomUUID()
+    expect((await command(app, 'POST', '/probe/tours', { tag }, key)).statusCode).toBe(201)
+    const entries = await cachedEntries(harness.redis, key)
+    expect(entries).toHaveLength(1)
+    await harness.redis.del(...entries)
+    const reused = await command(app, 'POST', '/probe/tours', { tag, note: 'changed' }, key)
+    expect(reused.statusCode).toBe(422)
+    expect(reused.json().error.code).toBe('IDEMPOTENCY_KEY_REUSED')
+  })
+
+  it('keeps the same key on another route independent', async () => {
+    const tag = randomUUID()
+    const key = randomUUID()
+    const here = await command(app, 'POST', '/probe/tours', { tag }, key)
+    const there = await command(app, 'POST', '/probe/other-tours', { tag }, key)
+    expect(here.statusCode).toBe(201)
+    expect(there.statusCode).toBe(201)
+    expect(replayed(there)).toBe(false)
+    expect(there.json().tourId).not.toBe(here.json().tourId)
+    expect(await toursTagged(tag)).toBe(2)
+  })
+
+  it('keeps the same key from another x-client-id independent', async () => {
+    const tag = randomUUID()
+    const key = randomUUID()
+    const alice = await command(app, 'POST', '/probe/tours', { tag }, key, { 'x-client-id': 'alice' })
+    const bob = await command(app, 'POST', '/probe/tours', { tag }, key, { 'x-client-id': 'bob' })
+    const aliceAgain = await command(app, 'POST', '/probe/tours', { tag }, key, { 'x-client-id': 'alice' })
+    expect([alice.statusCode, bob.statusCode]).toEqual([201, 201])
+    expect(replayed(bob)).toBe(false)
+    expect(bob.json().tourId).not.toBe(alice.json().tourId)
+    expect(replayed(aliceAgain)).toBe(true)
+    expect(aliceAgain.body).toBe(alice.body)
+    expect(await toursTagged(tag)).toBe(2)
+  })
+})
+
+describe('idempotency plugin: concurrent duplicates', () => {
+  it('answers 409 REQUEST_IN_PROGRESS to the same key while the first request is still running', async () => {
+    const tag = randomUUID()
+    const key = randomUUID()
+    const { whenReached, release } = hold(tag)
+    try {
+      const first = command(app, 'POST', '/probe/tours', { tag, then: 'wait' }, key)
+      await whenReached
+      const duplicate = await command(app, 'POST', '/probe/tours', { tag, then: 'wait' }, key)
+      expect(duplicate.statusCode).toBe(409)
+      expect(duplicate.json().error.code).toBe('REQUEST_IN_PROGRESS')
+      release()
+      const answer = await first
+      expect(answer.statusCode).toBe(201)
+
+      const later = await command(app, 'POST', '/probe/tours', { tag, then: 'wait' }, key)
+      expect(later.statusCode).toBe(201)
+      expect(replayed(later)).toBe(true)
+      expect(later.body).toBe(answer.body)
+      expect(await toursTagged(tag)).toBe(1)
+    } finally {
+      release()
+      holds.delete(tag)
+    }
+  })
+
+  it('applies 20 simultaneous identical requests once: each gets the 201 or 409, and a later replay the 201', async () => {
+    const tag = randomUUID()
+    const key = randomUUID()
+    const responses = await Promise.all(Array.from({ length: 20 }, () => command(app, 'POST', '/probe/tours', { tag }, key)))
+
+    const originals = responses.filter((r) => r.statusCode === 201 && !replayed(r))
+    expect(originals).toHaveLength(1)
+    const original = originals[0]!
+    for (const response of responses) {
+      if (response.statusCode === 201) expect(response.body).toBe(original.body)
+      else expect([response.statusCode, response.json().error.code]).toEqual([409, 'REQUEST_IN_PROGRESS'])
+    }
+    expect(await toursTagged(tag)).toBe(1)
+
+    const later = await command(app, 'POST', '/probe/tours', { tag }, key)
+    expect(later.statusCode).toBe(201)
+    expect(replayed(later)).toBe(true)
+    expect(later.body).toBe(original.body)
+  })
+})
+
+describe('idempotency plugin: Redis cache', () => {
+  it('caches a completed answer in Redis under idem:<service>: for at least 24 h', async () => {
+    const tag = randomUUID()
+    const key = randomUUID()
+    const first = await command(app, 'POST', '/probe/tours', { tag }, key)
+    expect(first.statusCode).toBe(201)
+
+    const entries = await cachedEntries(harness.redis, key)
+    expect(entries).toHaveLength(1)
+    const entry = entries[0]!
+    expect(entry.startsWith('idem:tour-catalog:')).toBe(true)
+    // Written a moment ago with a 24 h expiry: allow the few seconds the test itself took.
+    expect(await harness.redis.ttl(entry)).toBeGreaterThanOrEqual(86_400 - 5)
+    const cached = JSON.parse((await harness.redis.get(entry))!)
+    expect(cached).toMatchObject({ status: 201 })
+    expect(JSON.stringify(cached.body)).toBe(first.body)
+  })
+
+  it('answers a replay from Redis alone once the answer is cached', async () => {
+    const tag = randomUUID()
+    const key = randomUUID()
+    const first = await command(app, 'POST', '/probe/tours', { tag }, key)
+    expect(await cachedEntries(harness.redis, key)).toHaveLength(1)
+    // Gone from Postgres: only the cache can answer now.
+    await harness.db.$executeRawUnsafe('DELETE FROM "tour_catalog"."idempotency_keys" WHERE key = $1', key)
+
+    const replay = await command(app, 'POST', '/probe/tours', { tag }, key)
+    expect(replay.statusCode).toBe(201)
+    expect(replayed(replay)).toBe(true)
+    expect(replay.body).toBe(first.body)
+    expect(await toursTagged(tag)).toBe(1)
+  })
+
+  it('replays from Postgres when the Redis entry is gone, with the same bytes', async () => {
+    const tag = randomUUID()
+    const key = randomUUID()
+    const first = await command(app, 'POST', '/probe/tours', { tag }, key)
+    const entries = await cachedEntries(harness.redis, key)
+    expect(entries).toHaveLength(1)
+    await harness.redis.del(...entries)
+
+    const replay = await command(app, 'POST', '/probe/tours', { tag }, key)
+    expect(replay.statusCode).toBe(201)
+    expect(replayed(replay)).toBe(true)
+    expect(replay.body).toBe(first.body)
+    expect(await toursTagged(tag)).toBe(1)
+    // The Postgres answer refills the cache.
+    expect(await cachedEntries(harness.redis, key)).toHaveLength(1)
+  })
+
+  describe('with Redis down', () => {
+    let deadRedis: Redis
+    let offline: FastifyInstance
+
+    beforeAll(async () => {
+      // Nothing listens on port 1: the client never becomes ready.
+      deadRedis = createRedis({ url: 'redis://127.0.0.1:1' })
+      offline = await buildParticipant({ name: 'tour-catalog', schema: 'tour_catalog', routes: probeRoutes, db: harness.db, redis: deadRedis })
+    })
+    afterAll(async () => {
+      await offline?.close()
+      deadRedis?.disconnect()
+    })
+
+    it('applies a command and replays it from Postgres without waiting for Redis', async () => {
+      const tag = randomUUID()
+      const key = randomUUID()
+      const first = await command(offline, 'POST', '/probe/tours', { tag }, key)
+      expect(first.statusCode).toBe(201)
+
+      const started = Date.now()
+      const replay = await command(offline, 'POST', '/probe/tours', { tag }, key)
+      // A Redis command would only give up after its 2 s timeout.
+      expect(Date.now() - started).toBeLessThan(2_000)
+      expect(replay.statusCode).toBe(201)
+      expect(replayed(replay)).toBe(true)
+      expect(replay.body).toBe(first.body)
+      expect(await toursTagged(tag)).toBe(1)
+    })
+
+    it('still refuses a reused key from Postgres', async () => {
+      const tag = randomUUID()
+      const key = randomUUID()
+      expect((await command(offline, 'POST', '/probe/tours', { tag }, key)).statusCode).toBe(201)
+      const reused = await command(offline, 'POST', '/probe/tours', { tag: randomUUID() }, key)
+      expect(reused.statusCode).toBe(422)
+      expect(reused.json().error.code).toBe('IDEMPOTENCY_KEY_REUSED')
+    })
+  })
+})
