@@ -48,14 +48,18 @@ const supervisor = createSupervisor({
   services: SERVICE_NAMES.map((name) => ({ name, entry: serviceEntry(name), healthUrl: `${localServiceUrl(name)}/health` })),
 })
 
-let signals = 0
+// One Ctrl-C often arrives more than once within milliseconds: the terminal signals npm, the
+// shell and tsx too, and npm and tsx relay it. Only a signal well after the first one means
+// "stop waiting and kill them".
+const FORCE_AFTER_MS = 2_000
+let firstSignalAt: number | undefined
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
-    signals += 1
-    if (signals === 1) {
-      supervisor.log('info', `${signal} received: stopping every service (again to force)`)
+    if (firstSignalAt === undefined) {
+      firstSignalAt = Date.now()
+      supervisor.log('info', `${signal} received: stopping every service (send it again to kill them)`)
       void supervisor.stop()
-    } else {
+    } else if (Date.now() - firstSignalAt > FORCE_AFTER_MS) {
       supervisor.log('warn', `${signal} received again: killing every service`)
       supervisor.kill()
       process.exit(1)

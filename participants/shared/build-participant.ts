@@ -1,3 +1,4 @@
+import helmet from '@fastify/helmet'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync, type FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
 import { createDatabase, type PrismaClient } from '../../platform/database.ts'
@@ -6,6 +7,7 @@ import { createLogger } from '../../platform/logger.ts'
 import { createRedis, type Redis } from '../../platform/redis.ts'
 import type { ParticipantName } from '../../platform/services.ts'
 import idempotency from './idempotency.plugin.ts'
+import requestMetrics from './request-metrics.plugin.ts'
 import { requestBindings } from './request-context.ts'
 
 export interface ParticipantOptions {
@@ -37,8 +39,8 @@ declare module 'fastify' {
 
 /**
  * Builds a participant service: logging with saga and trace ids, the contract's error shape,
- * JSON-schema validation, `/health` and `/ready`, and the idempotency plugin in front of every
- * mutating route.
+ * JSON-schema validation, security headers, request metrics at `/metrics`, `/health` and
+ * `/ready`, and the idempotency plugin in front of every mutating route.
  */
 export async function buildParticipant(options: ParticipantOptions): Promise<FastifyInstance> {
   const logger = options.logger ?? createLogger({ service: options.name })
@@ -62,6 +64,10 @@ export async function buildParticipant(options: ParticipantOptions): Promise<Fas
     if (!options.db) await db.$disconnect()
     if (redis && options.redis === undefined) redis.disconnect()
   })
+
+  // Participants answer JSON only, so helmet's defaults (a strict CSP included) fit as they are.
+  await app.register(helmet)
+  await app.register(requestMetrics, { service: options.name })
 
   app.get('/health', async () => ({ status: 'ok', service: options.name }))
   app.get('/ready', async (_request, reply) => {

@@ -72,14 +72,19 @@ describe('the merged log stream', () => {
     expect(format('booking', '{ not json')).toBe('booking | { not json\n')
   })
 
-  it('prettifies JSON lines with the service name in front of every line', () => {
+  it('prettifies JSON lines on one line each, behind the service name', () => {
     const format = createLineFormatter({ pretty: true, colorize: false, nameWidth: 12 })
-    const text = format('hotel', JSON.stringify({ level: 40, time: Date.now(), service: 'hotel', msg: 'room sold out', roomType: 'suite' }))
-    const lines = text.trimEnd().split('\n')
-    expect(lines[0]).toMatch(/^hotel {8}\| \[[\d:.]+\] WARN: room sold out$/)
-    expect(lines.slice(1).length).toBeGreaterThan(0)
-    for (const line of lines.slice(1)) expect(line.startsWith('hotel        | ')).toBe(true)
-    expect(text).toContain('roomType: "suite"')
+    const text = format('hotel', JSON.stringify({ level: 40, time: Date.now(), service: 'hotel', pid: 7, msg: 'room sold out', roomType: 'suite' }))
+    expect(text).toMatch(/^hotel {8}\| \[[\d:.]+\] WARN: room sold out \{"roomType":"suite"\}\n$/)
+  })
+
+  it('keeps the service name in front of every line of a multi-line error', () => {
+    const format = createLineFormatter({ pretty: true, colorize: false, nameWidth: 7 })
+    const error = { type: 'Error', message: 'boom', stack: 'Error: boom\n    at handler (routes.ts:1:1)' }
+    const lines = format('payment', JSON.stringify({ level: 50, time: Date.now(), service: 'payment', msg: 'failed', err: error })).trimEnd().split('\n')
+    expect(lines.length).toBeGreaterThan(2)
+    for (const line of lines) expect(line.startsWith('payment | ')).toBe(true)
+    expect(lines.some((line) => line.includes('at handler (routes.ts:1:1)'))).toBe(true)
   })
 })
 

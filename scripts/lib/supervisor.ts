@@ -39,8 +39,8 @@ export interface SupervisorOptions {
   /** How long every service has to answer its health URL. Default: 60000 ms */
   readyTimeoutMs?: number
   /**
-   * How long services have to exit after SIGTERM before they are killed. Default: 12000 ms,
-   * above the 10 s the services give themselves to drain (close-with-grace).
+   * How long services have to exit after SIGTERM before they are killed. Default: 20000 ms,
+   * above the longest drain a service gives itself (close-with-grace: 10 s, orchestrator 15 s).
    */
   stopTimeoutMs?: number
   /** The program and arguments that run a service. Default: this Node with tsx's CLI on `entry`. */
@@ -90,7 +90,7 @@ export function createLineFormatter(options: { pretty: boolean; colorize?: boole
   const colorize = options.pretty && (options.colorize ?? true)
   const width = options.nameWidth ?? 12
   const prettify = options.pretty
-    ? prettyFactory({ colorize, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service' })
+    ? prettyFactory({ colorize, singleLine: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service' })
     : undefined
   const prefix = (service: string) => {
     const label = `${service.padEnd(width)} |`
@@ -152,7 +152,19 @@ interface Running {
   child: ChildProcess
   exit?: ServiceExit
   closed: Promise<ServiceExit>
+  /** Records the exit (once); called by the child's 'close' or, as a last resort, by stop(). */
+  finish: (code: number | null, signal: NodeJS.Signals | null) => void
 }
+
+/** A service did not come up: it stayed silent past the bound. */
+class ServiceNotReady extends Error {
+  constructor(readonly service: string, message: string) {
+    super(message)
+  }
+}
+
+/** After SIGKILL, how long to wait for the 'close' event before giving up on it. */
+const KILL_GRACE_MS = 5_000
 
 export function createSupervisor(options: SupervisorOptions): Supervisor {
   const output = options.output ?? process.stdout
@@ -161,13 +173,14 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
   const nameWidth = Math.max(ownName.length, ...options.services.map((service) => service.name.length))
   const format = createLineFormatter({ pretty, nameWidth })
   const readyTimeoutMs = options.readyTimeoutMs ?? 60_000
-  const stopTimeoutMs = options.stopTimeoutMs ?? 12_000
+  const stopTimeoutMs = options.stopTimeoutMs ?? 20_000
   const command = options.command ?? ((service: ManagedService) => ({ file: process.execPath, args: [tsxCli, service.entry] }))
   const running: Running[] = []
 
   let outcome: Omit<SupervisionResult, 'exits'> | undefined
   let ready = false
-  // Read through a function: the closures above change it, which narrowing cannot see.
+  // Read through a function: callbacks (onExit, stop) set it, which TypeScript's narrowing
+  // of a local cannot see across an await.
   const currentOutcome = () => outcome
   let stopping: Promise<SupervisionResult> | undefined
   let resolveDone!: (result: SupervisionResult) => void
@@ -205,21 +218,24 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     for (const stream of [child.stdout, child.stderr]) {
       if (stream) readline.createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => write(format(service.name, line)))
     }
-    const entry: Running = { service, child, closed: undefined as never }
-    entry.closed = new Promise<ServiceExit>((resolve) => {
-      const finish = (code: number | null, signal: NodeJS.Signals | null) => {
+    let resolveClosed!: (exit: ServiceExit) => void
+    const entry: Running = {
+      service,
+      child,
+      closed: new Promise<ServiceExit>((resolve) => { resolveClosed = resolve }),
+      finish: (code, signal) => {
         if (entry.exit) return
         entry.exit = { name: service.name, code, signal }
-        resolve(entry.exit)
+        resolveClosed(entry.exit)
         onExit(entry.exit)
-      }
-      // 'close' comes after the output pipes end: every log line is out, and tsx's child,
-      // which shares the pipes, has exited too (the port is free).
-      child.once('close', finish)
-      child.once('error', (error) => {
-        write(format(service.name, `could not be started: ${error.message}`))
-        finish(null, null)
-      })
+      },
+    }
+    // 'close' comes after the output pipes end: every log line is out, and tsx's child,
+    // which shares the pipes, has exited too (the port is free).
+    child.once('close', entry.finish)
+    child.once('error', (error) => {
+      write(format(service.name, `could not be started: ${error.message}`))
+      entry.finish(null, null)
     })
     return entry
   }
@@ -248,11 +264,17 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
         // To the tsx process only: it relays the signal to the service once.
         if (!entry.exit) entry.child.kill('SIGTERM')
       }
-      const all = Promise.all(running.map((entry) => entry.closed))
-      if (await Promise.race([all.then(() => true), sleep(stopTimeoutMs, false, { ref: false })])) return done
-      for (const entry of running.filter((candidate) => !candidate.exit)) {
+      const all = Promise.all(running.map((entry) => entry.closed)).then(() => true)
+      if (await Promise.race([all, sleep(stopTimeoutMs, false, { ref: false })])) return done
+      const stragglers = running.filter((entry) => !entry.exit)
+      for (const entry of stragglers) {
         log('warn', `${entry.service.name} did not stop within ${stopTimeoutMs / 1000}s; killing it`)
         killGroup(entry, 'SIGKILL')
+      }
+      // A process that outlives SIGKILL's grace (a grandchild in another group holding the
+      // pipes) must not hang the stop: record it as killed and report.
+      if (!(await Promise.race([all, sleep(KILL_GRACE_MS, false, { ref: false })]))) {
+        for (const entry of stragglers) entry.finish(null, 'SIGKILL')
       }
       return done
     })()
@@ -264,7 +286,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     for (;;) {
       if (outcome) throw new Error(outcome.message ?? 'stopped')
       if (await answersHealth(healthUrl)) return
-      if (Date.now() > deadline) throw new Error(`${name} did not answer ${healthUrl} within ${readyTimeoutMs / 1000}s`)
+      if (Date.now() > deadline) throw new ServiceNotReady(name, `${name} did not answer ${healthUrl} within ${readyTimeoutMs / 1000}s`)
       await Promise.race([sleep(250), entry.closed])
     }
   }
@@ -286,8 +308,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
       let failure = currentOutcome()
       if (!failure) {
         const message = (error as Error).message
-        const culprit = running.find((entry) => message.startsWith(`${entry.service.name} `))?.service.name
-        failure = outcome = { reason: 'failed', message, ...(culprit ? { culprit } : {}) }
+        failure = outcome = { reason: 'failed', message, ...(error instanceof ServiceNotReady ? { culprit: error.service } : {}) }
         log('error', `${message}; stopping the other services`)
       }
       await stop()

@@ -20,7 +20,9 @@ import docsPlugin from './plugins/docs.plugin.ts'
 import bookingRoutes from './routes/bookings.routes.ts'
 import healthRoutes from './routes/health.routes.ts'
 import hotelReservationRoutes from './routes/hotel-reservations.routes.ts'
+import liveRoutes from './routes/live.routes.ts'
 import sagaTypeRoutes from './routes/saga-types.routes.ts'
+import uiRoutes from './routes/ui.routes.ts'
 import sagaRoutes from './routes/sagas.routes.ts'
 
 export interface OrchestratorAppOptions {
@@ -122,5 +124,7 @@ export async function buildOrchestratorApp(options: OrchestratorAppOptions = {})
   await app.register(hotelReservationRoutes)
   await app.register(sagaRoutes)
   await app.register(sagaTypeRoutes)
+  await app.register(liveRoutes)
+  await app.register(uiRoutes)
   return app
 }

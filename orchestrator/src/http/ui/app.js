@@ -1,0 +1,258 @@
+// The support and operator page: plain JS, no build step. Hash routes: #/ (search) and
+// #/sagas/<id> (timeline). The token lives in sessionStorage and travels as a bearer header.
+'use strict'
+
+const API = '/api/orchestrator'
+const $ = (id) => document.getElementById(id)
+const state = { token: sessionStorage.getItem('sagaToken'), role: null, nextCursor: null, stream: null, poll: null }
+
+function el(tag, attributes = {}, ...children) {
+  const node = document.createElement(tag)
+  for (const [key, value] of Object.entries(attributes)) {
+    if (value === undefined || value === null || value === false) continue
+    if (key === 'class') node.className = value
+    else node.setAttribute(key, value)
+  }
+  for (const child of children.flat()) {
+    if (child !== undefined && child !== null) node.append(child instanceof Node ? child : String(child))
+  }
+  return node
+}
+
+async function api(path, options = {}) {
+  const response = await fetch(API + path, {
+    ...options,
+    headers: { authorization: `Bearer ${state.token}`, ...(options.body ? { 'content-type': 'application/json' } : {}), ...options.headers },
+  })
+  const body = response.headers.get('content-type')?.includes('json') ? await response.json() : null
+  if (response.status === 401) { signOut('Your token was not accepted.'); throw new Error('unauthorized') }
+  if (!response.ok && response.status !== 202) {
+    const error = new Error(body?.error?.message ?? `HTTP ${response.status}`)
+    error.code = body?.error?.code
+    throw error
+  }
+  return body
+}
+
+function show(section) {
+  for (const id of ['sign-in', 'list', 'saga']) $(id).hidden = id !== section
+  $('main').focus()
+}
+
+function signOut(message = '') {
+  sessionStorage.removeItem('sagaToken')
+  state.token = null
+  state.role = null
+  stopLive()
+  $('who').textContent = ''
+  $('sign-out').hidden = true
+  $('sign-in-error').textContent = message
+  show('sign-in')
+}
+
+async function route() {
+  stopLive()
+  if (!state.token) return show('sign-in')
+  if (!state.role) {
+    try {
+      state.role = (await api('/me')).role
+    } catch { return }
+    $('who').textContent = `Signed in as ${state.role}`
+    $('sign-out').hidden = false
+  }
+  const match = location.hash.match(/^#\/sagas\/([0-9a-f-]{36})$/i)
+  if (match) return showSaga(match[1])
+  const params = new URLSearchParams(location.hash.split('?')[1] ?? '')
+  return showList(params)
+}
+
+// ---------------------------------------------------------------- list
+
+function time(iso) {
+  return iso ? new Date(iso).toLocaleString() : ''
+}
+
+function statusBadge(status) {
+  return el('span', { class: `status status-${status}` }, status)
+}
+
+async function showList(params) {
+  show('list')
+  const form = $('filters')
+  for (const field of form.elements) {
+    if (!field.name) continue
+    const value = params.get(field.name) ?? ''
+    field.value = field.type === 'datetime-local' && value ? value.slice(0, 16) : value
+  }
+  $('rows').replaceChildren()
+  state.nextCursor = null
+  await Promise.all([loadCounts(), loadPage(params)])
+}
+
+async function loadCounts() {
+  if (state.role === 'client') return
+  const { counts } = await api('/sagas/stats')
+  $('counts').replaceChildren(...Object.entries(counts).sort().map(([status, count]) =>
+    el('a', { href: `#/?status=${status}`, 'aria-label': `${count} ${status}` }, statusBadge(status), ` ${count}`)))
+}
+
+async function loadPage(params) {
+  const query = new URLSearchParams()
+  for (const [key, value] of params) {
+    if (!value) continue
+    query.set(key, key.startsWith('created') ? new Date(value).toISOString() : value)
+  }
+  query.set('limit', '50')
+  if (state.nextCursor) query.set('cursor', state.nextCursor)
+  const page = await api(`/sagas?${query}`)
+  $('rows').append(...page.items.map((saga) => el('tr', {},
+    el('td', {}, el('a', { href: `#/sagas/${saga.sagaId}` }, saga.sagaId.slice(0, 8))),
+    el('td', {}, saga.type),
+    el('td', {}, statusBadge(saga.status)),
+    el('td', {}, saga.state),
+    el('td', {}, saga.error?.code ?? ''),
+    el('td', {}, time(saga.createdAt)))))
+  state.nextCursor = page.nextCursor
+  $('more').hidden = !page.nextCursor
+  $('list-empty').hidden = $('rows').children.length > 0
+  $('more').onclick = () => loadPage(params)
+}
+
+// ---------------------------------------------------------------- one saga
+
+async function showSaga(sagaId) {
+  show('saga')
+  $('action-result').textContent = ''
+  try {
+    render(await api(`/sagas/${sagaId}`))
+  } catch (error) {
+    $('saga-title').textContent = error.code === 'SAGA_NOT_FOUND' ? 'No such saga' : `Could not load the saga: ${error.message}`
+    return
+  }
+  startLive(sagaId)
+}
+
+function render(saga) {
+  $('saga-title').replaceChildren(`Saga ${saga.sagaId.slice(0, 8)} `, statusBadge(saga.status))
+  const resources = Object.entries(saga.resources ?? {})
+  $('saga-facts').replaceChildren(
+    ...fact('Id', saga.sagaId),
+    ...fact('Type', saga.type),
+    ...fact('State', saga.state),
+    ...fact('Created', time(saga.createdAt)),
+    ...fact('Updated', time(saga.updatedAt)),
+    ...(saga.completedAt ? fact('Finished', time(saga.completedAt)) : []),
+    ...resources.flatMap(([name, id]) => fact(name, resourceLink(name, id))),
+  )
+  const errors = []
+  if (saga.error) errors.push(errorBox('Failed', saga.error))
+  if (saga.compensationError) errors.push(errorBox('Compensation failed', saga.compensationError))
+  $('saga-error').replaceChildren(...errors)
+
+  const operator = state.role === 'operator'
+  $('actions').hidden = !operator
+  $('retry').hidden = !['RUNNING', 'COMPENSATING', 'COMPENSATION_FAILED'].includes(saga.status)
+  $('abort').hidden = saga.status !== 'RUNNING'
+  $('retry').onclick = () => act(saga, 'retry', 'Retry this saga? It resumes from where it stopped.')
+  $('abort').onclick = () => act(saga, 'abort', 'Abort this saga? Everything it did so far is undone.')
+
+  const steps = [...saga.steps].sort((a, b) => (a.startedAt < b.startedAt ? -1 : a.startedAt > b.startedAt ? 1 : 0))
+  $('timeline').replaceChildren(...steps.map((step) => el('li', { class: step.phase },
+    el('strong', {}, step.name), ' ',
+    el('span', { class: 'muted' }, step.phase === 'compensation' ? 'compensation' : 'forward'), ' ',
+    statusBadge(step.status),
+    el('div', { class: 'muted' },
+      `${step.attempts} attempt${step.attempts === 1 ? '' : 's'}`,
+      step.finishedAt ? ` · ${Math.max(0, new Date(step.finishedAt) - new Date(step.startedAt))} ms` : ' · in progress',
+      ` · started ${time(step.startedAt)}`),
+    step.lastError ? el('div', { class: 'error' },
+      `${step.lastError.code}: ${step.lastError.message}`,
+      step.lastError.participant ? ` (${step.lastError.participant}${step.lastError.status ? ` answered ${step.lastError.status}` : ''})` : '') : null)))
+  $('live').textContent = ['COMPLETED', 'FAILED', 'COMPENSATION_FAILED'].includes(saga.status) ? '' : 'Updating live…'
+}
+
+function fact(name, value) {
+  return [el('dt', {}, name), el('dd', {}, value)]
+}
+
+function resourceLink(name, id) {
+  // Other sagas about the same booking or reservation (e.g. its cancellation).
+  if (name === 'bookingId' || name === 'reservationId') return el('a', { href: `#/?${name}=${encodeURIComponent(id)}` }, id)
+  return id
+}
+
+function errorBox(title, error) {
+  return el('div', { class: 'error-box', role: 'note' },
+    el('strong', {}, `${title}: ${error.code}`),
+    el('div', {}, error.message),
+    el('div', { class: 'muted' }, `at step ${error.step}${error.participant ? `, answered by ${error.participant}` : ''}`))
+}
+
+async function act(saga, action, question) {
+  if (!window.confirm(question)) return
+  try {
+    const result = await api(`/sagas/${saga.sagaId}/${action}`, { method: 'POST' })
+    $('action-result').textContent = `${action === 'retry' ? 'Retry' : 'Abort'} accepted: ${result.status}`
+    render(await api(`/sagas/${saga.sagaId}`))
+    startLive(saga.sagaId)
+  } catch (error) {
+    $('action-result').textContent = `${action} refused: ${error.code ?? ''} ${error.message}`
+  }
+}
+
+// Live updates: server-sent events read through fetch (EventSource cannot send a bearer
+// header). If the stream fails, poll every 2 s instead.
+function startLive(sagaId) {
+  stopLive()
+  const controller = new AbortController()
+  state.stream = controller
+  fetch(`${API}/sagas/${sagaId}/events`, { headers: { authorization: `Bearer ${state.token}`, accept: 'text/event-stream' }, signal: controller.signal })
+    .then(async (response) => {
+      if (!response.ok || !response.body) throw new Error('no stream')
+      const reader = response.body.pipeThrough(new TextDecoderStream()).getReader()
+      let buffer = ''
+      for (;;) {
+        const { value, done } = await reader.read()
+        if (done) break
+        buffer += value
+        let end
+        while ((end = buffer.indexOf('\n\n')) >= 0) {
+          const message = buffer.slice(0, end)
+          buffer = buffer.slice(end + 2)
+          const data = message.split('\n').filter((line) => line.startsWith('data: ')).map((line) => line.slice(6)).join('\n')
+          if (message.includes('event: saga') && data) render(JSON.parse(data))
+        }
+      }
+    })
+    .catch(() => {
+      if (controller.signal.aborted) return
+      state.poll = setInterval(async () => render(await api(`/sagas/${sagaId}`)), 2_000)
+    })
+}
+
+function stopLive() {
+  state.stream?.abort()
+  state.stream = null
+  clearInterval(state.poll)
+  state.poll = null
+}
+
+// ---------------------------------------------------------------- wiring
+
+$('sign-in-form').addEventListener('submit', async (event) => {
+  event.preventDefault()
+  state.token = $('token').value.trim()
+  sessionStorage.setItem('sagaToken', state.token)
+  $('token').value = ''
+  $('sign-in-error').textContent = ''
+  await route()
+})
+$('sign-out').addEventListener('click', () => signOut())
+$('filters').addEventListener('submit', (event) => {
+  event.preventDefault()
+  const params = new URLSearchParams()
+  for (const field of event.target.elements) if (field.name && field.value) params.set(field.name, field.value)
+  location.hash = `#/?${params}`
+})
+window.addEventListener('hashchange', route)
+route()
