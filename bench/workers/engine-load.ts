@@ -1,0 +1,260 @@
+import { randomUUID } from 'node:crypto'
+import { once } from 'node:events'
+import { Orchestrator } from '../../orchestrator/src/application/orchestrator.ts'
+import type { CommandTransport } from '../../orchestrator/src/engine/ports.ts'
+import { SagaRegistry } from '../../orchestrator/src/engine/saga-registry.ts'
+import { HttpCommandClient } from '../../orchestrator/src/transport/http-command-client.ts'
+import { createLogger } from '../../platform/logger.ts'
+import { createRedis, type Redis } from '../../platform/redis.ts'
+import { benchCommands, benchSaga, STUB } from '../bench-saga.ts'
+import { createCountingDatabase } from '../lib/counting-database.ts'
+import type { Breakdown, LoadResult, LoadTask, MemorySample, RecoveryTask } from '../lib/protocol.ts'
+
+/** Called between warm-up and measurement: resolves when the coordinator says go. */
+export type Gate = () => Promise<void>
+export type Progress = (completed: number) => void
+
+const WAIT_MS = 10_000 // what POST /api/orchestrator/... waits by default (?wait)
+
+/**
+ * One orchestrator as a process runs it: the Prisma store (on a counting pool), the Redis
+ * mirror, the axios command client, a pino logger at `info` (the worker's stdout is /dev/null,
+ * so log lines cost what they cost, serialisation and write included), lease renewal on.
+ * The engine's ports are timed, not changed: the store's methods are wrapped on the instance.
+ */
+async function openOrchestrator(task: { databaseUrl: string; redisUrl?: string; stubUrl: string; instanceId: string }) {
+  const counting = createCountingDatabase(task.databaseUrl)
+  let redis: Redis | undefined
+  if (task.redisUrl) {
+    redis = createRedis({ url: task.redisUrl })
+    if (redis.status !== 'ready') await once(redis, 'ready')
+  }
+  const breakdown: Breakdown = { sagas: 0, transportMs: 0, createMs: 0, storeWriteMs: 0, storeWrites: 0, mirrorMs: 0 }
+  const http = new HttpCommandClient({ baseUrls: { [STUB]: task.stubUrl } })
+  const transport: CommandTransport = {
+    async send(command, metadata) {
+      const began = performance.now()
+      try {
+        return await http.send(command, metadata)
+      } finally {
+        breakdown.transportMs += performance.now() - began
+      }
+    },
+  }
+  const committedAt = new Map<string, number>()
+  const orchestrator = new Orchestrator({
+    db: counting.db,
+    redis,
+    registry: new SagaRegistry().register(benchSaga),
+    transport,
+    logger: createLogger({ service: 'orchestrator', format: 'json', level: process.env.LOG_LEVEL ?? 'info' }),
+    instanceId: task.instanceId,
+    recoveryIntervalMs: 0,
+    observer: {
+      // Runs after the store's write and the mirror's publish: the gap is the mirror.
+      transition: ({ saga }) => {
+        const at = committedAt.get(saga.id)
+        if (at !== undefined) breakdown.mirrorMs += performance.now() - at
+        committedAt.delete(saga.id)
+      },
+    },
+  })
+  const store = orchestrator.store
+  const recordTransition = store.recordTransition.bind(store)
+  store.recordTransition = async (transition, owner) => {
+    const began = performance.now()
+    try {
+      return await recordTransition(transition, owner)
+    } finally {
+      const end = performance.now()
+      breakdown.storeWriteMs += end - began
+      breakdown.storeWrites++
+      committedAt.set(transition.saga.id, end)
+    }
+  }
+  const createSaga = store.createSaga.bind(store)
+  store.createSaga = async (draft, owner) => {
+    const began = performance.now()
+    try {
+      return await createSaga(draft, owner)
+    } finally {
+      breakdown.createMs += performance.now() - began
+    }
+  }
+  orchestrator.startLeaseRenewal()
+  return {
+    orchestrator,
+    counting,
+    http,
+    breakdown,
+    resetBreakdown() {
+      Object.assign(breakdown, { sagas: 0, transportMs: 0, createMs: 0, storeWriteMs: 0, storeWrites: 0, mirrorMs: 0 })
+    },
+    async close() {
+      await orchestrator.stop()
+      await counting.db.$disconnect()
+      redis?.disconnect()
+    },
+  }
+}
+
+/** Runs `runOne` from `concurrency` loops until `more()` says stop; records each latency. */
+async function drive(concurrency: number, more: () => boolean, runOne: (n: number) => Promise<void>, record: (ms: number) => void, fail: (error: unknown) => void) {
+  let n = 0
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (more()) {
+      const began = performance.now()
+      try {
+        await runOne(n++)
+        record(performance.now() - began)
+      } catch (error) {
+        fail(error)
+      }
+    }
+  }))
+}
+
+/** A growable Float64Array: latencies of 100,000 sagas without 100,000 boxed numbers on the heap. */
+class Samples {
+  #data: Float64Array
+  length = 0
+  constructor(capacity: number) {
+    this.#data = new Float64Array(Math.max(16, capacity))
+  }
+  push(value: number) {
+    if (this.length === this.#data.length) {
+      const bigger = new Float64Array(this.#data.length * 2)
+      bigger.set(this.#data)
+      this.#data = bigger
+    }
+    this.#data[this.length++] = value
+  }
+  toArray(): number[] {
+    return Array.from(this.#data.subarray(0, this.length))
+  }
+}
+
+/** Engine (Orchestrator.start + waitForOutcome) or raw floor (the four calls in a row). */
+export async function runLoad(task: LoadTask, gate: Gate, progress: Progress): Promise<LoadResult> {
+  // The raw floor opens no database and no Redis: only the same command client.
+  const opened = task.kind === 'engine' ? await openOrchestrator(task) : undefined
+  const http = opened?.http ?? new HttpCommandClient({ baseUrls: { [STUB]: task.stubUrl } })
+  const runOne = opened
+    ? async (n: number) => {
+      const { saga } = await opened.orchestrator.start({ type: benchSaga.type, input: { run: task.runId, n }, idempotencyKey: randomUUID(), callerId: 'bench' })
+      const final = await opened.orchestrator.waitForOutcome(saga.id, WAIT_MS)
+      if (final?.status !== 'COMPLETED') throw new Error(`saga ${saga.id} ended ${final?.status ?? 'missing'}`)
+    }
+    : async (n: number) => {
+      // The same commands, through the same client and keep-alive agent, with the same headers.
+      const sagaId = randomUUID()
+      for (const { step, command } of benchCommands({ run: task.runId, n })) {
+        const outcome = await http.send(command, { idempotencyKey: `${sagaId}:${step}:forward`, sagaId, sagaType: benchSaga.type, step, timeoutMs: 5_000 })
+        if (outcome.kind !== 'success') throw new Error(`${step}: ${outcome.kind} ${JSON.stringify(outcome)}`)
+      }
+    }
+
+  const failures: string[] = []
+  let failed = 0
+  const fail = (error: unknown) => {
+    failed++
+    if (failures.length < 5) failures.push(error instanceof Error ? error.message : String(error))
+  }
+
+  let warmed = 0
+  await drive(task.concurrency, () => warmed++ < task.warmup, runOne, () => {}, fail)
+  await gate()
+
+  const latencies = new Samples(task.count ?? 100_000)
+  const memory: MemorySample[] = []
+  opened?.counting.take()
+  opened?.resetBreakdown()
+  failed = 0
+  failures.length = 0
+  const cpuBefore = process.cpuUsage()
+  const began = performance.now()
+  const sample = () => {
+    ;(globalThis as { gc?: () => void }).gc?.()
+    const m = process.memoryUsage()
+    memory.push({ tMs: Math.round(performance.now() - began), sagas: latencies.length, rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external })
+  }
+  let sampler: NodeJS.Timeout | undefined
+  if (task.memorySampleMs) {
+    sample()
+    sampler = setInterval(sample, task.memorySampleMs)
+  }
+  const reporter = setInterval(() => progress(latencies.length), 2_000)
+  let issued = 0
+  const deadline = task.durationMs ? began + task.durationMs : Infinity
+  const more = () => (task.count === undefined || issued++ < task.count) && performance.now() < deadline
+  try {
+    await drive(task.concurrency, more, runOne, (ms) => latencies.push(ms), fail)
+  } finally {
+    clearInterval(reporter)
+    clearInterval(sampler)
+  }
+  const elapsedMs = performance.now() - began
+  if (task.memorySampleMs) sample()
+  const cpu = process.cpuUsage(cpuBefore)
+  const statements = opened?.counting.take() ?? { total: 0, byKind: {} }
+  const breakdown = opened ? { ...opened.breakdown, sagas: latencies.length } : undefined
+  await opened?.close()
+  return {
+    kind: task.kind,
+    completed: latencies.length,
+    failed,
+    failures,
+    elapsedMs,
+    latenciesMs: latencies.toArray(),
+    cpuUserMs: cpu.user / 1000,
+    cpuSystemMs: cpu.system / 1000,
+    statements,
+    ...(breakdown ? { breakdown } : {}),
+    ...(task.memorySampleMs ? { memory } : {}),
+  }
+}
+
+/**
+ * Times orchestrator.recoverPendingSagas over the orphans the coordinator inserted, with the
+ * CLI's own call (`npm run saga -- recover --concurrency N`). Warms up on a few fresh sagas first.
+ */
+export async function runRecovery(task: RecoveryTask, gate: Gate, progress: Progress): Promise<LoadResult> {
+  const opened = await openOrchestrator(task)
+  const { orchestrator, counting } = opened
+  for (let i = 0; i < task.warmup; i += 10) {
+    await Promise.all(Array.from({ length: 10 }, async (_, j) => {
+      const { saga } = await orchestrator.start({ type: benchSaga.type, input: { run: `${task.runId}-warmup`, n: i + j }, idempotencyKey: randomUUID(), callerId: 'bench' })
+      await orchestrator.waitForOutcome(saga.id, WAIT_MS)
+    }))
+  }
+  await gate()
+  counting.take()
+  opened.resetBreakdown()
+  const cpuBefore = process.cpuUsage()
+  let settled = 0
+  const reporter = setInterval(() => progress(settled), 2_000)
+  const began = performance.now()
+  const summary = await orchestrator.recoverPendingSagas({
+    concurrency: task.concurrency,
+    onProgress: (event) => { if (event.type === 'settled') settled++ },
+  }).finally(() => clearInterval(reporter))
+  const elapsedMs = performance.now() - began
+  const cpu = process.cpuUsage(cpuBefore)
+  const statements = counting.take()
+  const breakdown = { ...opened.breakdown, sagas: summary.completed }
+  await opened.close()
+  const { sagaIds: _ids, ...counts } = summary
+  return {
+    kind: 'recovery',
+    completed: summary.completed,
+    failed: summary.found - summary.completed,
+    failures: [],
+    elapsedMs,
+    latenciesMs: [],
+    cpuUserMs: cpu.user / 1000,
+    cpuSystemMs: cpu.system / 1000,
+    statements,
+    breakdown,
+    recovery: counts,
+  }
+}

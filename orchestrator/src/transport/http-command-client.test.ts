@@ -1,0 +1,315 @@
+import { randomUUID } from 'node:crypto'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { nock } from '../../../test/support/nock.ts'
+import type { Clock, CommandMetadata, CommandOutcome, LeaseOwner, RecordResult, SagaStore, Transition } from '../engine/ports.ts'
+import { defineSaga, type Command } from '../engine/saga-definition.ts'
+import type { SagaInstance } from '../engine/saga-instance.ts'
+import { SagaRegistry } from '../engine/saga-registry.ts'
+import { SagaRunner } from '../engine/saga-runner.ts'
+import { HttpCommandClient, parseRetryAfter } from './http-command-client.ts'
+
+// The orchestrator's HTTP transport against participants played by nock: what it sends, how
+// it classifies every kind of answer, and — through the engine's runner — that its
+// classification drives retries and back-off end to end. Only the fake participant hosts
+// are intercepted; local connections (Postgres, Redis, the refused-port test) go through.
+
+const CATALOG = 'http://catalog.participant.test'
+const BOOKING = 'http://booking.participant.test'
+const REFUSED = 'http://127.0.0.1:9' // the discard port: nothing listens, the connection is refused
+
+beforeAll(() => {
+  nock.disableNetConnect()
+  nock.enableNetConnect((host) => host.startsWith('127.0.0.1') || host.startsWith('localhost'))
+})
+afterEach(() => {
+  nock.cleanAll()
+})
+afterAll(() => {
+  nock.enableNetConnect()
+  nock.restore()
+})
+
+const client = new HttpCommandClient({ baseUrls: { catalog: CATALOG, booking: BOOKING, down: REFUSED }, clientId: 'orchestrator-test', maxRetryAfterMs: 5_000 })
+
+const reserve: Command = { participant: 'catalog', method: 'POST', path: '/api/tours/t-1/reservations', body: { spots: 2 } }
+
+function metadata(overrides: Partial<CommandMetadata> = {}): CommandMetadata {
+  const sagaId = randomUUID()
+  return { idempotencyKey: `${sagaId}:reserveTour:forward`, sagaId, sagaType: 'tour-booking', step: 'reserveTour', timeoutMs: 2_000, ...overrides }
+}
+
+/** The catalog answers the reservation once with this status, body and headers. */
+function catalogAnswers(status: number, body: unknown = {}, headers: Record<string, string> = {}) {
+  return nock(CATALOG).post('/api/tours/t-1/reservations').reply(status, body as nock.Body, headers)
+}
+
+const participantError = (code: string, message = `${code} from the participant`) => ({ error: { code, message } })
+
+describe('HttpCommandClient: what a command carries', () => {
+  it('sends the body as JSON with the idempotency key, saga id, client id and a traceparent of the saga', async () => {
+    let seen: { headers: Headers; body: unknown } | undefined
+    nock(CATALOG).post('/api/tours/t-1/reservations').reply(async (request: Request) => {
+      seen = { headers: request.headers, body: await request.json() }
+      return [201, { reservationId: 'r-1' }]
+    })
+    const meta = metadata()
+    const outcome = await client.send(reserve, meta)
+
+    expect(outcome).toEqual({ kind: 'success', status: 201, body: { reservationId: 'r-1' } })
+    expect(seen!.body).toEqual({ spots: 2 })
+    expect(seen!.headers.get('content-type')).toMatch(/^application\/json/)
+    expect(seen!.headers.get('idempotency-key')).toBe(meta.idempotencyKey)
+    expect(seen!.headers.get('x-saga-id')).toBe(meta.sagaId)
+    expect(seen!.headers.get('x-saga-type')).toBe('tour-booking')
+    expect(seen!.headers.get('x-client-id')).toBe('orchestrator-test')
+    const traceparent = seen!.headers.get('traceparent')!
+    expect(traceparent).toMatch(/^00-[\da-f]{32}-[\da-f]{16}-01$/)
+    expect(traceparent.split('-')[1]).toBe(meta.sagaId.replaceAll('-', ''))
+  })
+
+  it('starts a new span for every attempt within the same trace', async () => {
+    const traceparents: string[] = []
+    nock(CATALOG).post('/api/tours/t-1/reservations').times(2).reply((request: Request) => {
+      traceparents.push(request.headers.get('traceparent')!)
+      return [200, {}]
+    })
+    const meta = metadata()
+    await client.send(reserve, meta)
+    await client.send(reserve, meta)
+    expect(traceparents.map((t) => t.split('-')[1])).toEqual([meta.sagaId.replaceAll('-', ''), meta.sagaId.replaceAll('-', '')])
+    expect(traceparents[0]!.split('-')[2]).not.toBe(traceparents[1]!.split('-')[2])
+  })
+
+  it('sends an empty JSON object for a command without a body', async () => {
+    let body: unknown
+    nock(BOOKING).post('/api/bookings/b-1/reinstate').reply(async (request: Request) => {
+      body = await request.json()
+      return [200, {}]
+    })
+    await client.send({ participant: 'booking', method: 'POST', path: '/api/bookings/b-1/reinstate' }, metadata())
+    expect(body).toEqual({})
+  })
+})
+
+describe('HttpCommandClient: classifying answers', () => {
+  it.each([200, 201, 204])('takes %i as success with the parsed body', async (status) => {
+    catalogAnswers(status, status === 204 ? '' : { reservationId: 'r-9' })
+    const outcome = await client.send(reserve, metadata())
+    expect(outcome).toEqual({ kind: 'success', status, body: status === 204 ? null : { reservationId: 'r-9' } })
+  })
+
+  it.each([
+    [400, 'VALIDATION_FAILED'],
+    [402, 'PAYMENT_DECLINED'],
+    [404, 'TOUR_NOT_FOUND'],
+    [409, 'BOOKING_ALREADY_CANCELLED'],
+    [422, 'INSUFFICIENT_SPOTS'],
+  ])('takes %i %s as a final rejection with the participant\'s code and message', async (status, code) => {
+    catalogAnswers(status, participantError(code, 'the participant explains'))
+    const outcome = await client.send(reserve, metadata())
+    expect(outcome).toEqual({ kind: 'rejected', status, error: { code, message: 'the participant explains', status, participant: 'catalog' } })
+  })
+
+  it.each([
+    [408, 'REQUEST_TIMEOUT'],
+    [409, 'REQUEST_IN_PROGRESS'],
+    [429, 'RATE_LIMITED'],
+    [500, 'INTERNAL_ERROR'],
+    [502, 'PAYMENT_PROVIDER_ERROR'],
+    [503, 'SERVICE_UNAVAILABLE'],
+  ])('takes %i %s as transient', async (status, code) => {
+    catalogAnswers(status, participantError(code))
+    const outcome = await client.send(reserve, metadata())
+    expect(outcome).toEqual({ kind: 'transient', status, error: { code, message: `${code} from the participant`, status, participant: 'catalog' } })
+  })
+
+  it('names an error without the contract\'s shape after its status', async () => {
+    catalogAnswers(404, '<html>Not Found</html>', { 'content-type': 'text/html' })
+    expect(await client.send(reserve, metadata())).toEqual({
+      kind: 'rejected', status: 404, error: { code: 'HTTP_404', message: 'catalog answered 404', status: 404, participant: 'catalog' },
+    })
+    catalogAnswers(502, 'Bad Gateway', { 'content-type': 'text/plain' })
+    expect(await client.send(reserve, metadata())).toMatchObject({ kind: 'transient', status: 502, error: { code: 'HTTP_502' } })
+  })
+
+  it('keeps a success body that is not JSON as text rather than failing', async () => {
+    catalogAnswers(200, '{ not json', { 'content-type': 'application/json' })
+    expect(await client.send(reserve, metadata())).toEqual({ kind: 'success', status: 200, body: '{ not json' })
+  })
+
+  it('does not follow a redirect, and retries rather than guess what it meant', async () => {
+    catalogAnswers(302, '', { location: 'http://elsewhere.test/' })
+    expect(await client.send(reserve, metadata())).toMatchObject({ kind: 'transient', status: 302 })
+  })
+
+  it('refuses at once a participant it has no address for', async () => {
+    const outcome = await client.send({ ...reserve, participant: 'nobody' }, metadata())
+    expect(outcome).toMatchObject({ kind: 'rejected', status: 0, error: { code: 'UNKNOWN_PARTICIPANT', participant: 'nobody' } })
+  })
+})
+
+describe('HttpCommandClient: Retry-After', () => {
+  it('reads Retry-After in seconds', async () => {
+    catalogAnswers(503, participantError('SERVICE_UNAVAILABLE'), { 'retry-after': '2' })
+    expect(await client.send(reserve, metadata())).toMatchObject({ kind: 'transient', retryAfterMs: 2_000 })
+  })
+
+  it('reads Retry-After as an HTTP date', async () => {
+    const at = new Date(Date.now() + 4_000).toUTCString()
+    catalogAnswers(429, participantError('RATE_LIMITED'), { 'retry-after': at })
+    const outcome = await client.send(reserve, metadata()) as Extract<CommandOutcome, { kind: 'transient' }>
+    // The date has whole seconds: between 3 and 4 seconds from now.
+    expect(outcome.retryAfterMs).toBeGreaterThan(2_000)
+    expect(outcome.retryAfterMs).toBeLessThanOrEqual(4_000)
+  })
+
+  it('caps a Retry-After asking for too long, as seconds or as a date', async () => {
+    catalogAnswers(503, participantError('SERVICE_UNAVAILABLE'), { 'retry-after': '86400' })
+    expect(await client.send(reserve, metadata())).toMatchObject({ retryAfterMs: 5_000 })
+    catalogAnswers(503, participantError('SERVICE_UNAVAILABLE'), { 'retry-after': new Date(Date.now() + 3_600_000).toUTCString() })
+    expect(await client.send(reserve, metadata())).toMatchObject({ retryAfterMs: 5_000 })
+  })
+
+  it('ignores a Retry-After it cannot read', async () => {
+    catalogAnswers(503, participantError('SERVICE_UNAVAILABLE'), { 'retry-after': 'soon' })
+    const outcome = await client.send(reserve, metadata())
+    expect(outcome.kind).toBe('transient')
+    expect(outcome).not.toHaveProperty('retryAfterMs')
+  })
+
+  it('parses the forms the header may take', () => {
+    const now = Date.parse('2030-01-01T00:00:00Z')
+    expect(parseRetryAfter('3', now)).toBe(3_000)
+    expect(parseRetryAfter(' 0 ', now)).toBe(0)
+    expect(parseRetryAfter('Tue, 01 Jan 2030 00:00:10 GMT', now)).toBe(10_000)
+    expect(parseRetryAfter('Mon, 31 Dec 2029 23:59:00 GMT', now)).toBe(0) // in the past: at once
+    expect(parseRetryAfter(['7', '9'], now)).toBe(7_000)
+    expect(parseRetryAfter('999999', now, 30_000)).toBe(30_000)
+    expect(parseRetryAfter('next tuesday-ish', now)).toBeUndefined()
+    expect(parseRetryAfter('', now)).toBeUndefined()
+    expect(parseRetryAfter(undefined, now)).toBeUndefined()
+  })
+})
+
+describe('HttpCommandClient: network failures', () => {
+  it('gives up on an answer slower than the step\'s timeout: transient TIMEOUT', async () => {
+    nock(CATALOG).post('/api/tours/t-1/reservations').delay(1_000).reply(201, { reservationId: 'too-late' })
+    const began = Date.now()
+    const outcome = await client.send(reserve, metadata({ timeoutMs: 100 }))
+    expect(outcome).toEqual({ kind: 'transient', error: { code: 'TIMEOUT', message: 'catalog did not answer within 100 ms', participant: 'catalog' } })
+    expect(Date.now() - began).toBeLessThan(900)
+  })
+
+  it('takes a refused connection as transient NETWORK_ERROR', async () => {
+    const outcome = await client.send({ ...reserve, participant: 'down' }, metadata())
+    expect(outcome).toMatchObject({ kind: 'transient', error: { code: 'NETWORK_ERROR', participant: 'down' } })
+    expect((outcome as { error: { message: string } }).error.message).toContain('ECONNREFUSED')
+  })
+
+  it('takes a connection dropped mid-request as transient NETWORK_ERROR', async () => {
+    nock(CATALOG).post('/api/tours/t-1/reservations').replyWithError(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }))
+    expect(await client.send(reserve, metadata())).toMatchObject({ kind: 'transient', error: { code: 'NETWORK_ERROR', message: 'catalog unreachable: ECONNRESET' } })
+  })
+})
+
+// ---------------------------------------------------------------------------------------------
+// End to end through the engine: the runner, this client, nock as the participant.
+
+const QUICK = { maxAttempts: 3, initialDelayMs: 100, multiplier: 2, maxDelayMs: 1_000 }
+
+const oneStep = defineSaga<{ tourId: string }>({
+  type: 'transport-probe',
+  deadlineMs: 600_000,
+  steps: [
+    {
+      name: 'reserveTour', kind: 'compensatable', state: 'TOUR_RESERVED', retry: QUICK, compensationRetry: QUICK, timeoutMs: 1_000,
+      invoke: ({ input }) => ({ participant: 'catalog', method: 'POST', path: `/api/tours/${input.tourId}/reservations`, body: { spots: 1 } }),
+      compensate: () => ({ participant: 'catalog', method: 'POST', path: '/api/reservations/r-1/release' }),
+    },
+  ],
+  result: ({ results }) => ({ reservationId: results.reserveTour?.reservationId }),
+})
+
+/** Keeps each recorded transition; refuses nothing (ownership is the runner's tests' concern). */
+class MemoryStore implements SagaStore {
+  readonly transitions: Transition[] = []
+  async recordTransition(transition: Transition, _owner: LeaseOwner): Promise<RecordResult> {
+    this.transitions.push(structuredClone(transition))
+    return { abortRequested: false }
+  }
+}
+
+/** Sleeps return at once; each is recorded and moves time on. */
+class RecordingClock implements Clock {
+  readonly delays: number[] = []
+  time = Date.now()
+  now(): Date { return new Date(this.time) }
+  random(): number { return 0.5 }
+  async sleep(ms: number): Promise<void> {
+    this.delays.push(ms)
+    this.time += ms
+  }
+}
+
+function runnerWith() {
+  const store = new MemoryStore()
+  const clock = new RecordingClock()
+  const runner = new SagaRunner({ registry: new SagaRegistry().register(oneStep), store, transport: client, clock })
+  const sagaId = randomUUID()
+  const saga: SagaInstance = {
+    id: sagaId, type: oneStep.type, status: 'RUNNING', state: oneStep.initialState, phase: 'forward', cursor: 0,
+    pivotPassed: false, input: { tourId: 't-1' }, results: {}, steps: [], version: 1, leaseEpoch: 1, abortRequested: false,
+    deadlineAt: new Date(clock.time + oneStep.deadlineMs), createdAt: clock.now(), updatedAt: clock.now(),
+  }
+  return { store, clock, drive: () => runner.drive(saga, { ownerId: 'test', epoch: 1 }), sagaId }
+}
+
+describe('retries through the engine with the real client', () => {
+  it('retries 500, 500 and succeeds on the third attempt, with the same key every time', async () => {
+    const keys: string[] = []
+    nock(CATALOG).post('/api/tours/t-1/reservations').times(3).reply((request: Request) => {
+      keys.push(request.headers.get('idempotency-key')!)
+      return keys.length < 3 ? [500, participantError('INTERNAL_ERROR')] : [201, { reservationId: 'r-1' }]
+    })
+    const { drive, store, clock, sagaId } = runnerWith()
+    const saga = await drive()
+
+    expect(saga.status).toBe('COMPLETED')
+    expect(saga.results.reserveTour).toEqual({ reservationId: 'r-1' })
+    expect(keys).toEqual(Array(3).fill(`${sagaId}:reserveTour:forward`))
+    expect(store.transitions.map((t) => t.event.type)).toEqual(['STEP_RETRYING', 'STEP_RETRYING', 'STEP_SUCCEEDED'])
+    expect(saga.steps[0]).toMatchObject({ status: 'SUCCEEDED', attempts: 3, lastError: { code: 'INTERNAL_ERROR', status: 500 } })
+    // Backing off: 100 ms then 200 ms ceilings, half jitter at random() = 0.5.
+    expect(clock.delays).toEqual([75, 150])
+  })
+
+  it('waits at least as long as a 429\'s Retry-After before trying again', async () => {
+    catalogAnswers(429, participantError('RATE_LIMITED'), { 'retry-after': '1' })
+    catalogAnswers(201, { reservationId: 'r-1' })
+    const { drive, clock } = runnerWith()
+    const saga = await drive()
+    expect(saga.status).toBe('COMPLETED')
+    expect(clock.delays).toHaveLength(1)
+    expect(clock.delays[0]).toBeGreaterThanOrEqual(1_000)
+  })
+
+  it('fails the step without retrying when the participant rejects it', async () => {
+    const reservations = catalogAnswers(422, participantError('INSUFFICIENT_SPOTS'))
+    const { drive, clock } = runnerWith()
+    const saga = await drive()
+    expect(reservations.isDone()).toBe(true)
+    expect(saga).toMatchObject({ status: 'FAILED', error: { code: 'INSUFFICIENT_SPOTS', status: 422, step: 'reserveTour' } })
+    expect(clock.delays).toEqual([])
+  })
+
+  it('gives up with PARTICIPANT_UNAVAILABLE after timing out on every attempt', async () => {
+    nock(CATALOG).post('/api/tours/t-1/reservations').times(4).delay(1_500).reply(201, { reservationId: 'never-seen' })
+    // The undo of a step whose outcome is unknown re-sends it first (settling), then releases.
+    const { drive, clock } = runnerWith()
+    const began = Date.now()
+    const saga = await drive()
+    expect(saga.error).toMatchObject({ code: 'PARTICIPANT_UNAVAILABLE', step: 'reserveTour' })
+    expect(clock.delays.slice(0, 2)).toEqual([75, 150])
+    expect(Date.now() - began).toBeLessThan(15_000)
+  }, 20_000)
+})

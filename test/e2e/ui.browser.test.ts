@@ -1,0 +1,119 @@
+import { existsSync, mkdirSync } from 'node:fs'
+import path from 'node:path'
+import { randomUUID } from 'node:crypto'
+import { chromium, type Browser, type Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { command, isoDateInDays } from '../support/participant-harness.ts'
+import { startSystem, TOKENS, type TestSystem } from '../support/system.ts'
+import { defineSaga } from '../../orchestrator/src/engine/saga-definition.ts'
+import { SagaRegistry } from '../../orchestrator/src/engine/saga-registry.ts'
+import { tourBookingSaga } from '../../orchestrator/src/sagas/tour-booking/tour-booking.saga.ts'
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+const ARTIFACTS = path.resolve(import.meta.dirname, '../artifacts')
+const hasChromium = existsSync(CHROMIUM)
+if (!hasChromium) console.warn(`Browser tests skipped: no Chromium at ${CHROMIUM} (apt-get install -y chromium)`)
+
+// Undo gives up fast, so a saga reaches COMPENSATION_FAILED within the test.
+const FAST = { maxAttempts: 2, initialDelayMs: 20, multiplier: 2, maxDelayMs: 50 }
+const registry = new SagaRegistry().register(defineSaga({
+  ...tourBookingSaga,
+  steps: tourBookingSaga.steps.map((step) => ({ ...step, compensationRetry: FAST })),
+}))
+
+describe.skipIf(!hasChromium)('the support page at /ui', () => {
+  let system: TestSystem
+  let browser: Browser
+  let base: string
+  let sagaId: string
+  const userId = `ui-${randomUUID().slice(0, 8)}`
+
+  beforeAll(async () => {
+    system = await startSystem({ registry })
+    base = await system.orchestrator.listen({ port: 0, host: '127.0.0.1' })
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
+    })
+    // A booking whose card is declined and whose spots cannot be released: it parks in
+    // COMPENSATION_FAILED, the kind of saga an operator is called for.
+    const tour = (await command(system.participant('tour-catalog'), 'POST', '/api/tours', {
+      name: 'Fjord cruise', date: isoDateInDays(30), capacity: 5, price: 60, currency: 'EUR', cancellationPolicy: { minDays: 3, feePercent: 0 },
+    })).json()
+    system.inject({ participant: 'tour-catalog', route: '/api/reservations/:reservationId/release', status: 503 })
+    const response = await system.orchestrator.inject({
+      method: 'POST', url: '/api/orchestrator/bookings',
+      headers: { authorization: TOKENS.client, 'idempotency-key': randomUUID() },
+      payload: { tourId: tour.tourId, userId, numberOfSpots: 2, paymentMethod: 'pm_card_chargeDeclined' },
+    })
+    expect(response.json().status).toBe('COMPENSATION_FAILED')
+    sagaId = response.json().sagaId
+  })
+
+  afterAll(async () => {
+    await browser?.close()
+    await system?.close()
+  })
+
+  async function signIn(token: string): Promise<Page> {
+    const page = await browser.newPage()
+    await page.goto(`${base}/ui`)
+    await page.getByLabel('API token').fill(token)
+    await page.getByRole('button', { name: 'Sign in' }).click()
+    await expect.poll(() => page.locator('#who').textContent()).toMatch(/Signed in as/)
+    return page
+  }
+
+  it('lets an operator find the failed saga, read its compensation steps and retry it', async () => {
+    const page = await signIn('dev-operator')
+    // Find it: filter by status and user.
+    await page.getByLabel('Status', { exact: true }).selectOption('COMPENSATION_FAILED')
+    await page.getByLabel('User', { exact: true }).fill(userId)
+    await page.getByRole('button', { name: 'Search' }).click()
+    await page.getByRole('link', { name: sagaId.slice(0, 8) }).click()
+
+    // Its timeline: forward steps, then the undo in reverse order, with the failing one's error.
+    const timeline = page.locator('#timeline li')
+    await expect.poll(() => timeline.count()).toBe(5)
+    const lines = await timeline.allTextContents()
+    expect(lines[2]).toMatch(/processPayment.*forward.*REJECTED/s)
+    expect(lines[3]).toMatch(/createBooking.*compensation.*SUCCEEDED/s)
+    expect(lines[4]).toMatch(/reserveTour.*compensation.*FAILED.*INJECTED_FAULT/s)
+    await expect.poll(() => page.locator('#saga-error').textContent()).toMatch(/PAYMENT_DECLINED/)
+    mkdirSync(ARTIFACTS, { recursive: true })
+    await page.screenshot({ path: path.join(ARTIFACTS, 'saga-timeline.png'), fullPage: true })
+
+    // Retry, once the catalog works again: confirm the dialog, and watch it settle live.
+    system.clearFaults()
+    page.once('dialog', (dialog) => void dialog.accept())
+    await page.getByRole('button', { name: 'Retry' }).click()
+    await expect.poll(() => page.locator('#saga-title').textContent(), { timeout: 15_000 }).toMatch(/FAILED/)
+    await expect.poll(() => page.locator('#saga-title').textContent()).not.toMatch(/COMPENSATION_FAILED/)
+    expect(await page.locator('#timeline li').last().textContent()).toMatch(/reserveTour.*compensation.*SUCCEEDED/s)
+    await page.screenshot({ path: path.join(ARTIFACTS, 'saga-timeline-after-retry.png'), fullPage: true })
+    await page.close()
+  })
+
+  it('shows support staff no retry or abort, and the API refuses them', async () => {
+    const page = await signIn('dev-support')
+    await page.goto(`${base}/ui#/sagas/${sagaId}`)
+    await expect.poll(() => page.locator('#timeline li').count()).toBeGreaterThan(0)
+    expect(await page.getByRole('button', { name: 'Retry' }).isVisible()).toBe(false)
+    expect(await page.getByRole('button', { name: 'Abort' }).isVisible()).toBe(false)
+    const refused = await page.evaluate(async (id) => {
+      const response = await fetch(`/api/orchestrator/sagas/${id}/retry`, { method: 'POST', headers: { authorization: 'Bearer dev-support' } })
+      return { status: response.status, body: await response.json() }
+    }, sagaId)
+    expect(refused).toMatchObject({ status: 403, body: { error: { code: 'FORBIDDEN' } } })
+    await page.close()
+  })
+
+  it('refuses an unknown token at sign-in', async () => {
+    const page = await browser.newPage()
+    await page.goto(`${base}/ui`)
+    await page.getByLabel('API token').fill('not-a-token')
+    await page.getByRole('button', { name: 'Sign in' }).click()
+    await expect.poll(() => page.locator('#sign-in-error').textContent()).toMatch(/not accepted/)
+    await page.close()
+  })
+})
