@@ -222,7 +222,7 @@ const oneStep = defineSaga<{ tourId: string }>({
   deadlineMs: 600_000,
   steps: [
     {
-      name: 'reserveTour', kind: 'compensatable', state: 'TOUR_RESERVED', retry: QUICK, compensationRetry: QUICK, timeoutMs: 1_000,
+      name: 'reserveTour', kind: 'compensatable', state: 'TOUR_RESERVED', retry: QUICK, compensationRetry: QUICK, timeoutMs: 250,
       invoke: ({ input }) => ({ participant: 'catalog', method: 'POST', path: `/api/tours/${input.tourId}/reservations`, body: { spots: 1 } }),
       compensate: () => ({ participant: 'catalog', method: 'POST', path: '/api/reservations/r-1/release' }),
     },
@@ -303,13 +303,14 @@ describe('retries through the engine with the real client', () => {
   })
 
   it('gives up with PARTICIPANT_UNAVAILABLE after timing out on every attempt', async () => {
-    nock(CATALOG).post('/api/tours/t-1/reservations').times(4).delay(1_500).reply(201, { reservationId: 'never-seen' })
-    // The undo of a step whose outcome is unknown re-sends it first (settling), then releases.
-    const { drive, clock } = runnerWith()
-    const began = Date.now()
+    const slow = nock(CATALOG).post('/api/tours/t-1/reservations').times(3).delay(600).reply(201, { reservationId: 'too-late' })
+    // Then, settling the unknown outcome, the same command is re-sent and refused: not applied.
+    catalogAnswers(404, participantError('TOUR_NOT_FOUND'))
+    const { drive, store } = runnerWith()
     const saga = await drive()
-    expect(saga.error).toMatchObject({ code: 'PARTICIPANT_UNAVAILABLE', step: 'reserveTour' })
-    expect(clock.delays.slice(0, 2)).toEqual([75, 150])
-    expect(Date.now() - began).toBeLessThan(15_000)
-  }, 20_000)
+    expect(slow.isDone()).toBe(true)
+    expect(saga).toMatchObject({ status: 'FAILED', error: { code: 'PARTICIPANT_UNAVAILABLE', step: 'reserveTour' } })
+    expect(store.transitions.slice(0, 3).map((t) => t.event.type)).toEqual(['STEP_RETRYING', 'STEP_RETRYING', 'STEP_EXHAUSTED'])
+    expect(store.transitions.slice(0, 3).map((t) => (t.event as { error?: { code: string } }).error?.code)).toEqual(['TIMEOUT', 'TIMEOUT', 'PARTICIPANT_UNAVAILABLE'])
+  })
 })
