@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import helmet from '@fastify/helmet'
 import rateLimit from '@fastify/rate-limit'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
@@ -107,8 +108,10 @@ export async function buildOrchestratorApp(options: OrchestratorAppOptions = {})
     await app.register(rateLimit, {
       max,
       timeWindow: intSetting(env, 'RATE_LIMIT_WINDOW_MS', 60_000, 1),
-      // Per token; requests without one share their address's budget.
-      keyGenerator: (request) => request.headers.authorization ?? request.ip,
+      // Per token (hashed: the key is stored in Redis); requests without one share their address's budget.
+      keyGenerator: (request) => request.headers.authorization
+        ? `token:${createHash('sha256').update(request.headers.authorization).digest('base64url')}`
+        : `ip:${request.ip}`,
       allowList: (request) => ['/health', '/ready', '/metrics'].includes(request.url),
       ...(redis ? { redis, skipOnError: true } : {}),
       errorResponseBuilder: (_request, context) => ({

@@ -1,5 +1,5 @@
 import { defineSaga } from '../../engine/saga-definition.ts'
-import { booking, loyalty, notification, payment, segment, tourCatalog } from '../participants.ts'
+import { booking, loyalty, notifyCustomer, payment, segment, tourCatalog } from '../participants.ts'
 
 export interface BookingCancellationInput {
   bookingId: string
@@ -76,25 +76,17 @@ export const bookingCancellationSaga = defineSaga<BookingCancellationInput>({
         reference: `booking:${input.bookingId}`,
       }),
     },
-    {
+    notifyCustomer({
       name: 'sendNotification',
-      kind: 'retriable',
-      critical: false,
       state: 'NOTIFICATION_SENT',
-      retry: { maxAttempts: 3, initialDelayMs: 100, multiplier: 2, maxDelayMs: 1_000 },
-      timeoutMs: 3_000,
-      invoke: ({ sagaId, input, results }) => notification.post('/api/notifications', {
-        userId: input.userId,
-        type: 'cancellation-confirmed',
-        sagaId,
-        data: {
-          bookingId: input.bookingId,
-          refundAmount: results.cancelBooking.refundAmount,
-          currency: results.cancelBooking.currency,
-          loyaltyPointsDeducted: results.deductLoyaltyPoints?.pointsDeducted ?? 0,
-        },
+      type: 'cancellation-confirmed',
+      data: ({ input, results }) => ({
+        bookingId: input.bookingId,
+        refundAmount: results.cancelBooking.refundAmount,
+        currency: results.cancelBooking.currency,
+        loyaltyPointsDeducted: results.deductLoyaltyPoints?.pointsDeducted ?? 0,
       }),
-    },
+    }),
   ],
   result: ({ input, results }) => ({
     bookingId: input.bookingId,

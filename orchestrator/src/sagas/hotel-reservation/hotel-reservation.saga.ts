@@ -1,5 +1,5 @@
 import { defineSaga } from '../../engine/saga-definition.ts'
-import { hotel, loyalty, notification, payment, segment } from '../participants.ts'
+import { hotel, loyalty, notifyCustomer, payment, segment } from '../participants.ts'
 
 export interface HotelReservationInput {
   hotelId: string
@@ -82,29 +82,21 @@ export const hotelReservationSaga = defineSaga<HotelReservationInput>({
       state: 'RESERVATION_CONFIRMED',
       invoke: ({ results }) => hotel.post(`/api/hotel-reservations/${segment(results.reserveRoom.reservationId)}/confirm`),
     },
-    {
+    notifyCustomer({
       name: 'sendConfirmation',
-      kind: 'retriable',
-      critical: false,
       state: 'CONFIRMATION_SENT',
-      retry: { maxAttempts: 3, initialDelayMs: 100, multiplier: 2, maxDelayMs: 1_000 },
-      timeoutMs: 3_000,
-      invoke: ({ sagaId, input, results }) => notification.post('/api/notifications', {
-        userId: input.userId,
-        type: 'hotel-reservation-confirmed',
-        sagaId,
-        data: {
-          reservationId: results.reserveRoom.reservationId,
-          hotelId: input.hotelId,
-          roomType: input.roomType,
-          checkIn: input.checkIn,
-          checkOut: input.checkOut,
-          totalPrice: results.reserveRoom.amount,
-          currency: results.reserveRoom.currency,
-          loyaltyPointsAdded: results.addLoyaltyPoints?.pointsAdded ?? 0,
-        },
+      type: 'hotel-reservation-confirmed',
+      data: ({ input, results }) => ({
+        reservationId: results.reserveRoom.reservationId,
+        hotelId: input.hotelId,
+        roomType: input.roomType,
+        checkIn: input.checkIn,
+        checkOut: input.checkOut,
+        totalPrice: results.reserveRoom.amount,
+        currency: results.reserveRoom.currency,
+        loyaltyPointsAdded: results.addLoyaltyPoints?.pointsAdded ?? 0,
       }),
-    },
+    }),
   ],
   result: ({ results }) => ({
     reservationId: results.reserveRoom?.reservationId,

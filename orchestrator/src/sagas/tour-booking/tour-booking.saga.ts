@@ -1,5 +1,5 @@
 import { defineSaga } from '../../engine/saga-definition.ts'
-import { booking, loyalty, notification, payment, segment, tourCatalog } from '../participants.ts'
+import { booking, loyalty, notifyCustomer, payment, segment, tourCatalog } from '../participants.ts'
 
 export interface TourBookingInput {
   tourId: string
@@ -111,29 +111,21 @@ export const tourBookingSaga = defineSaga<TourBookingInput>({
         reference: `booking:${results.createBooking.bookingId}`,
       }),
     },
-    {
+    notifyCustomer({
       name: 'sendNotification',
-      kind: 'retriable',
-      critical: false,
       state: 'NOTIFICATION_SENT',
-      retry: { maxAttempts: 3, initialDelayMs: 100, multiplier: 2, maxDelayMs: 1_000 },
-      timeoutMs: 3_000,
-      invoke: ({ sagaId, input, results }) => notification.post('/api/notifications', {
-        userId: input.userId,
-        type: 'booking-confirmed',
-        sagaId,
-        data: {
-          bookingId: results.createBooking.bookingId,
-          tourId: input.tourId,
-          tourName: results.reserveTour.tour?.name,
-          tourDate: results.reserveTour.tour?.date,
-          numberOfSpots: input.numberOfSpots,
-          totalPrice: results.reserveTour.amount,
-          currency: results.reserveTour.currency,
-          loyaltyPointsAdded: results.awardLoyaltyPoints?.pointsAdded ?? 0,
-        },
+      type: 'booking-confirmed',
+      data: ({ input, results }) => ({
+        bookingId: results.createBooking.bookingId,
+        tourId: input.tourId,
+        tourName: results.reserveTour.tour?.name,
+        tourDate: results.reserveTour.tour?.date,
+        numberOfSpots: input.numberOfSpots,
+        totalPrice: results.reserveTour.amount,
+        currency: results.reserveTour.currency,
+        loyaltyPointsAdded: results.awardLoyaltyPoints?.pointsAdded ?? 0,
       }),
-    },
+    }),
   ],
   result: ({ results }) => ({
     bookingId: results.createBooking?.bookingId,
