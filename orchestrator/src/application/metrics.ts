@@ -31,6 +31,7 @@ export type Metrics = ReturnType<typeof createMetrics>
 
 export function metricsObserver(metrics: Metrics): EngineObserver {
   return {
+    started: (saga) => metrics.sagasStarted.inc({ saga_type: saga.type }),
     stepAttempt: ({ saga, step, phase, outcome, durationMs }) => {
       metrics.stepDuration.observe({ saga_type: saga.type, step, phase, outcome }, durationMs / 1000)
     },
@@ -38,8 +39,9 @@ export function metricsObserver(metrics: Metrics): EngineObserver {
       if (event.type === 'STEP_RETRYING') {
         metrics.stepRetries.inc({ saga_type: saga.type, step: stepName ?? String(event.step), phase: event.phase })
       }
-      if (saga.status === 'COMPLETED' && saga.completedAt && saga.updatedAt.getTime() === saga.completedAt.getTime()) metrics.sagasCompleted.inc({ saga_type: saga.type })
-      if (saga.status === 'FAILED' && saga.completedAt && saga.updatedAt.getTime() === saga.completedAt.getTime()) metrics.sagasFailed.inc({ saga_type: saga.type })
+      // A saga's terminal transition is its last one: counting them counts sagas.
+      if (saga.status === 'COMPLETED') metrics.sagasCompleted.inc({ saga_type: saga.type })
+      if (saga.status === 'FAILED') metrics.sagasFailed.inc({ saga_type: saga.type })
     },
     compensationFailed: (saga) => metrics.sagasCompensationFailed.inc({ saga_type: saga.type }),
   }

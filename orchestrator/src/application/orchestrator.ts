@@ -61,6 +61,7 @@ export class Orchestrator {
   #recovering: Promise<unknown> | undefined
   readonly #recoveryIntervalMs: number
   readonly #onRecovery: OrchestratorOptions['onRecovery']
+  readonly #observer: EngineObserver | undefined
 
   constructor(options: OrchestratorOptions) {
     this.registry = options.registry
@@ -70,6 +71,7 @@ export class Orchestrator {
     this.store = new PrismaSagaStore(options.db, { leaseTtlMs: options.leaseTtlMs ?? (Number(process.env.SAGA_LEASE_TTL_MS) || 15_000) })
     this.#recoveryIntervalMs = options.recoveryIntervalMs ?? (process.env.SAGA_RECOVERY_INTERVAL_MS !== undefined ? Number(process.env.SAGA_RECOVERY_INTERVAL_MS) : 5_000)
     this.#onRecovery = options.onRecovery
+    this.#observer = options.observer
     this.runner = new SagaRunner({
       registry: options.registry,
       store: this.store,
@@ -125,11 +127,16 @@ export class Orchestrator {
     }, options)
   }
 
+  /**
+   * Stops driving sagas and hands their leases back, so another orchestrator takes them over
+   * at its next recovery pass instead of after the lease would have expired.
+   */
   async stop(): Promise<void> {
     clearInterval(this.#renewTimer)
     clearInterval(this.#recoveryTimer)
     await this.#recovering
     await this.runner.stop()
+    await this.store.releaseLeases(this.instanceId).catch((err) => this.#logger.warn({ err }, 'could not release leases'))
   }
 
   /**
@@ -160,6 +167,7 @@ export class Orchestrator {
       return { saga, created: false }
     }
     this.#logger.info({ sagaId: saga.id, sagaType: saga.type }, 'saga started')
+    this.#observer?.started?.(saga)
     this.#drive(saga, owner, false)
     return { saga, created: true }
   }

@@ -70,6 +70,7 @@ export interface Clock {
 }
 
 export interface EngineObserver {
+  started?(saga: SagaInstance): void
   stepAttempt?(info: { saga: SagaInstance; step: string; phase: string; outcome: CommandOutcome['kind']; durationMs: number }): void
   transition?(info: { saga: SagaInstance; event: Transition['event']; stepName?: string }): void
   compensationFailed?(saga: SagaInstance): void

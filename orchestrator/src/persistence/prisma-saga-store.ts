@@ -180,6 +180,12 @@ export class PrismaSagaStore implements SagaStore {
         WHERE owner_id = $1 AND status IN ('RUNNING', 'COMPENSATING')`, ownerId, this.leaseTtlMs)
   }
 
+  /** Lets every active saga this owner holds be taken over now (graceful shutdown). */
+  async releaseLeases(ownerId: string): Promise<number> {
+    return this.db.$executeRawUnsafe(
+      `UPDATE ${SAGAS} SET lease_expires_at = now() WHERE owner_id = $1 AND status IN ('RUNNING', 'COMPENSATING')`, ownerId)
+  }
+
   /**
    * Takes over one saga whose lease expired (or that has no owner): new owner, epoch + 1.
    * The old owner's next write fails its epoch check. `force` takes it even while leased
