@@ -68,7 +68,7 @@ export class PrismaSagaStore implements SagaStore {
   }
 
   async #insertSaga(draft: NewSaga, owner: LeaseOwner): Promise<CreateResult> {
-    const inserted = await this.db.$queryRawUnsafe<{ id: string }[]>(
+    const inserted = await this.db.$queryRawUnsafe<{ created_at: Date }[]>(
       `WITH inserted AS (
          INSERT INTO ${SAGAS} (id, type, status, state, input, data, steps, version, start_key, request_fingerprint,
                                business_key, user_id, booking_id, reservation_id, owner_id, lease_epoch, lease_expires_at,
@@ -76,15 +76,16 @@ export class PrismaSagaStore implements SagaStore {
          VALUES ($1::uuid, $2, 'RUNNING', $3, $4::jsonb, '{"results":{}}'::jsonb, '[]'::jsonb, 0, $5, $6, $7, $8, $9, $10,
                  $11, $12, now() + make_interval(secs => $13::double precision / 1000), $14, now(), now())
          ON CONFLICT DO NOTHING
-         RETURNING id, status, state
+         RETURNING id, status, state, created_at
        ), event AS (
          INSERT INTO ${EVENTS} (saga_id, version, type, status, state) SELECT id, 0, 'SAGA_STARTED', status, state FROM inserted
        )
-       SELECT id FROM inserted`,
+       SELECT created_at FROM inserted`,
       draft.id, draft.type, draft.state, JSON.stringify(draft.input ?? null), draft.startKey ?? null, draft.requestFingerprint ?? null,
       draft.businessKey ?? null, draft.references.userId ?? null, draft.references.bookingId ?? null, draft.references.reservationId ?? null,
       owner.ownerId, owner.epoch, this.leaseTtlMs, draft.deadlineAt)
-    if (inserted.length) return { saga: (await this.findSaga(draft.id))!, created: true }
+    // Built from what was written rather than read back: one statement per new saga.
+    if (inserted[0]) return { saga: newInstance(draft, owner, inserted[0].created_at), created: true }
     const byStartKey = draft.startKey ? await this.db.saga.findUnique({ where: { startKey: draft.startKey } }) : null
     if (byStartKey) return { saga: toInstance(byStartKey), created: false, matchedBy: 'startKey', requestFingerprint: byStartKey.requestFingerprint }
     const byBusinessKey = draft.businessKey ? await this.db.saga.findUnique({ where: { businessKey: draft.businessKey } }) : null
@@ -216,6 +217,27 @@ export class PrismaSagaStore implements SagaStore {
 
   async eventsOf(id: string) {
     return this.db.sagaEvent.findMany({ where: { sagaId: id }, orderBy: { id: 'asc' } })
+  }
+}
+
+function newInstance(draft: NewSaga, owner: LeaseOwner, createdAt: Date): SagaInstance {
+  return {
+    id: draft.id,
+    type: draft.type,
+    status: 'RUNNING',
+    state: draft.state,
+    phase: 'forward',
+    cursor: 0,
+    pivotPassed: false,
+    input: draft.input,
+    results: {},
+    steps: [],
+    version: 0,
+    leaseEpoch: owner.epoch,
+    abortRequested: false,
+    deadlineAt: draft.deadlineAt,
+    createdAt,
+    updatedAt: createdAt,
   }
 }
 
