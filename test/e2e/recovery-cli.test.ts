@@ -110,7 +110,8 @@ describe('saga recover, killed half-way and run again', () => {
 
     const shown = await saga(['show', ids[0]!])
     expect(shown.code, shown.output).toBe(0)
-    const view = JSON.parse(shown.output.slice(shown.output.indexOf('{'))) as { sagaId: string; type: string; steps: unknown[] }
+    // The saga, pretty-printed (log lines, if any, are single-line JSON).
+    const view = JSON.parse(shown.output.match(/^\{\n[\s\S]*?^\}$/m)![0]) as { sagaId: string; type: string; steps: unknown[] }
     expect(view).toMatchObject({ sagaId: ids[0], type: 'tour-booking' })
     expect(view.steps.length).toBeGreaterThan(0)
 

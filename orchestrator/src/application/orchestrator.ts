@@ -100,8 +100,11 @@ export class Orchestrator {
     if (this.#renewTimer) return
     const every = Math.max(200, Math.floor(this.store.leaseTtlMs / 3))
     this.#renewTimer = setInterval(() => {
-      if (this.runner.inFlight === 0) return
-      this.store.renewLeases(this.instanceId).catch((err) => this.#logger.warn({ err }, 'lease renewal failed'))
+      // Only the sagas a runner here drives now: one whose runner failed must lose its lease,
+      // so recovery resumes it even while this process stays busy with other sagas.
+      const driving = [...this.#driving.keys()]
+      if (!driving.length) return
+      this.store.renewLeases(this.instanceId, driving).catch((err) => this.#logger.warn({ err }, 'lease renewal failed'))
     }, every)
     this.#renewTimer.unref()
   }
@@ -121,7 +124,15 @@ export class Orchestrator {
   /** See engine/recover-pending-sagas.ts: the recovery routine, driving sagas in this process. */
   recoverPendingSagas(options: RecoveryOptions = {}): Promise<RecoverySummary> {
     return recoverPendingSagas({
-      store: this.store,
+      store: {
+        // A saga a runner here still drives is no orphan, even if its lease lapsed (the process
+        // was paused): claiming it would bump the epoch under that runner, which would then
+        // stop at its next write, and leave the saga to no one.
+        // Only types this orchestrator can run: another deployment's sagas are not ours to fail.
+        listOrphanedSagas: async (query) => (await this.store.listOrphanedSagas({ ...query, types: this.registry.types() }))
+          .filter((orphan) => !this.#driving.has(orphan.id)),
+        claimSaga: (id, ownerId) => this.store.claimSaga(id, ownerId),
+      },
       ownerId: this.instanceId,
       drive: (saga, owner) => this.#drive(saga, owner, true),
     }, options)

@@ -5,10 +5,11 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { intSetting } from '../../../platform/config.ts'
 import { createDatabase, type PrismaClient } from '../../../platform/database.ts'
-import { installErrorHandling } from '../../../platform/http-errors.ts'
+import { frameworkErrors, installErrorHandling } from '../../../platform/http-errors.ts'
 import { createLogger } from '../../../platform/logger.ts'
 import { createRedis, type Redis } from '../../../platform/redis.ts'
 import { PARTICIPANT_NAMES, serviceUrl } from '../../../platform/services.ts'
+import { installValidation } from '../../../platform/validation.ts'
 import { requestBindings } from '../../../participants/shared/request-context.ts'
 import { createMetrics, metricsObserver, type Metrics } from '../application/metrics.ts'
 import { Orchestrator } from '../application/orchestrator.ts'
@@ -78,7 +79,7 @@ export async function buildOrchestratorApp(options: OrchestratorAppOptions = {})
     loggerInstance: logger as FastifyBaseLogger,
     bodyLimit: 64 * 1024,
     childLoggerFactory: (parent, bindings, childOptions, raw) => parent.child({ ...bindings, ...requestBindings(raw as never) }, childOptions),
-    ajv: { customOptions: { removeAdditional: false, allErrors: true } },
+    frameworkErrors,
     return503OnClosing: true,
   })
   app.decorate('db', db)
@@ -86,6 +87,7 @@ export async function buildOrchestratorApp(options: OrchestratorAppOptions = {})
   app.decorate('metrics', metrics)
   app.decorate('orchestrator', orchestrator)
   installErrorHandling(app)
+  installValidation(app)
   app.addHook('onClose', async () => {
     await orchestrator.stop()
     if (!options.db) await db.$disconnect()

@@ -174,11 +174,14 @@ export class PrismaSagaStore implements SagaStore {
     return updated.count === 1
   }
 
-  /** Extends the leases of every active saga this owner holds: one statement per tick, not per saga. */
-  async renewLeases(ownerId: string): Promise<number> {
+  /**
+   * Extends the leases of the given active sagas this owner holds (the ones its runners drive):
+   * one statement per tick, not per saga.
+   */
+  async renewLeases(ownerId: string, sagaIds: string[]): Promise<number> {
     return this.db.$executeRawUnsafe(
       `UPDATE ${SAGAS} SET lease_expires_at = now() + make_interval(secs => $2::double precision / 1000)
-        WHERE owner_id = $1 AND status IN ('RUNNING', 'COMPENSATING')`, ownerId, this.leaseTtlMs)
+        WHERE owner_id = $1 AND id = ANY($3::uuid[]) AND status IN ('RUNNING', 'COMPENSATING')`, ownerId, this.leaseTtlMs, sagaIds)
   }
 
   /** Lets every active saga this owner holds be taken over now (graceful shutdown). */
@@ -206,13 +209,15 @@ export class PrismaSagaStore implements SagaStore {
   }
 
   /** Active sagas whose owner stopped renewing: what recovery takes over. */
-  async listOrphanedSagas(options: { olderThanMs?: number; limit?: number } = {}): Promise<{ id: string; type: string; status: string; ownerId: string | null }[]> {
+  /** `types`: only sagas of these types (those the caller can run). Default: every type. */
+  async listOrphanedSagas(options: { olderThanMs?: number; limit?: number; types?: string[] } = {}): Promise<{ id: string; type: string; status: string; ownerId: string | null }[]> {
     return this.db.$queryRawUnsafe(
       `SELECT id::text AS id, type, status, owner_id AS "ownerId" FROM ${SAGAS}
         WHERE status IN ('RUNNING', 'COMPENSATING')
           AND (lease_expires_at IS NULL OR lease_expires_at < now())
           AND updated_at < now() - make_interval(secs => $1::double precision / 1000)
-        ORDER BY lease_expires_at NULLS FIRST LIMIT $2`, options.olderThanMs ?? 0, options.limit ?? 1000)
+          AND ($3::text[] IS NULL OR type = ANY($3::text[]))
+        ORDER BY lease_expires_at NULLS FIRST LIMIT $2`, options.olderThanMs ?? 0, options.limit ?? 1000, options.types ?? null)
   }
 
   async eventsOf(id: string) {
@@ -260,9 +265,19 @@ export function encodeCursor(createdAt: Date, id: string): string {
   return Buffer.from(`${createdAt.toISOString()}|${id}`).toString('base64url')
 }
 
+const CURSOR_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
+
+/**
+ * Reads a cursor made by encodeCursor; throws for anything else. Exactly what encodeCursor
+ * writes is accepted (it must encode back to the same text), with a year Postgres can store:
+ * a hand-made cursor with a dashes-only "uuid" or the year -200000 reached the query as a 500.
+ */
 export function decodeCursor(cursor: string): { createdAt: Date; id: string } {
-  const [iso, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|')
+  const [iso, id, ...rest] = Buffer.from(cursor, 'base64url').toString('utf8').split('|')
   const createdAt = new Date(iso ?? '')
-  if (!id || Number.isNaN(createdAt.getTime()) || !/^[0-9a-f-]{36}$/i.test(id)) throw new Error('invalid cursor')
+  const year = createdAt.getUTCFullYear()
+  if (rest.length || !id || !CURSOR_ID.test(id) || Number.isNaN(year) || year < 1 || year > 9999 || encodeCursor(createdAt, id) !== cursor) {
+    throw new Error('invalid cursor')
+  }
   return { createdAt, id }
 }

@@ -171,6 +171,8 @@ export interface InvariantReport {
   failed: number
   /** Sagas taken over at least once (lease epoch > 1). */
   takenOver: number
+  /** FAILED sagas by error code, e.g. { PAYMENT_DECLINED: 19, INSUFFICIENT_SPOTS: 40 }. */
+  failures: Record<string, number>
 }
 
 /**
@@ -259,5 +261,10 @@ export async function checkInvariants(db: PrismaClient, run: { prefix: string; k
     completed: sagas.filter((s) => s.status === 'COMPLETED').length,
     failed: sagas.filter((s) => s.status === 'FAILED').length,
     takenOver: sagas.filter((s) => s.leaseEpoch > 1).length,
+    failures: sagas.filter((s) => s.status === 'FAILED').reduce<Record<string, number>>((counts, s) => {
+      const code = (s.error as { code?: string } | null)?.code ?? 'unknown'
+      counts[code] = (counts[code] ?? 0) + 1
+      return counts
+    }, {}),
   }
 }
