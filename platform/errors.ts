@@ -13,6 +13,7 @@ export const ERROR_CATALOG = {
   METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed' },
   REQUEST_IN_PROGRESS: { status: 409, message: 'A request with this Idempotency-Key is still running' },
   PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is too large' },
+  URI_TOO_LONG: { status: 414, message: 'A path parameter is too long' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Send application/json' },
   IDEMPOTENCY_KEY_REUSED: { status: 422, message: 'This Idempotency-Key was used with a different request' },
   RATE_LIMITED: { status: 429, message: 'Too many requests' },

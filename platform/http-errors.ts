@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyInstance } from 'fastify'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { AppError, errorBody } from './errors.ts'
 
 // Fastify's own error codes that mean "the client sent something wrong", with the contract
@@ -12,6 +12,27 @@ const FASTIFY_CLIENT_ERRORS: Record<string, { status: number; code: string }> = 
   FST_ERR_CTP_INVALID_TYPE: { status: 400, code: 'VALIDATION_FAILED' },
   FST_ERR_BAD_URL: { status: 400, code: 'VALIDATION_FAILED' },
   FST_ERR_ASYNC_CONSTRAINT: { status: 400, code: 'VALIDATION_FAILED' },
+  FST_ERR_MAX_PARAM_LENGTH: { status: 414, code: 'URI_TOO_LONG' },
+}
+
+// Fastify's messages for these echo the whole URL back; ours say what is wrong with it.
+const FRAMEWORK_MESSAGES: Record<string, string> = {
+  FST_ERR_BAD_URL: 'The URL is not validly encoded',
+  FST_ERR_MAX_PARAM_LENGTH: 'A path parameter is too long',
+  FST_ERR_ASYNC_CONSTRAINT: 'The request does not match a route constraint',
+}
+
+/** Validation issues listed in a 400 at most; a body with thousands of faults gets the first ones. */
+const MAX_DETAILS = 50
+
+/**
+ * Fastify's `frameworkErrors` option: errors the router raises before any route (and so any
+ * error handler) is involved — a badly encoded URL, an overlong path parameter. Without it
+ * Fastify answers those in its own shape, not the contract's.
+ */
+export function frameworkErrors(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  const known = FASTIFY_CLIENT_ERRORS[error.code] ?? { status: 400, code: 'VALIDATION_FAILED' }
+  reply.code(known.status).send(errorBody(known.code, FRAMEWORK_MESSAGES[error.code] ?? 'The request is invalid'))
 }
 
 /**
@@ -26,7 +47,7 @@ export function installErrorHandling(app: FastifyInstance): void {
     }
     if (error.validation) {
       return reply.code(400).send(errorBody('VALIDATION_FAILED', 'The request is invalid', {
-        details: error.validation.map((issue) => ({
+        details: error.validation.slice(0, MAX_DETAILS).map((issue) => ({
           location: error.validationContext ?? 'body',
           path: issue.instancePath || '/',
           message: issue.message ?? 'is invalid',

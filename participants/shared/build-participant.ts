@@ -2,10 +2,12 @@ import helmet from '@fastify/helmet'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync, type FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
 import { createDatabase, type PrismaClient } from '../../platform/database.ts'
-import { installErrorHandling } from '../../platform/http-errors.ts'
+import { errorBody } from '../../platform/errors.ts'
+import { frameworkErrors, installErrorHandling } from '../../platform/http-errors.ts'
 import { createLogger } from '../../platform/logger.ts'
 import { createRedis, type Redis } from '../../platform/redis.ts'
 import type { ParticipantName } from '../../platform/services.ts'
+import { installValidation } from '../../platform/validation.ts'
 import idempotency from './idempotency.plugin.ts'
 import requestMetrics from './request-metrics.plugin.ts'
 import { requestBindings } from './request-context.ts'
@@ -53,12 +55,13 @@ export async function buildParticipant(options: ParticipantOptions): Promise<Fas
     // Each request's log lines carry the saga and trace ids the orchestrator sent.
     childLoggerFactory: (parent, bindings, childOptions, raw) =>
       parent.child({ ...bindings, ...requestBindings(raw as FastifyRequest['raw']) }, childOptions),
-    ajv: { customOptions: { removeAdditional: false, allErrors: true } },
+    frameworkErrors,
     return503OnClosing: true,
   })
   app.decorate('db', db)
   app.decorate('redis', redis)
   installErrorHandling(app)
+  installValidation(app)
 
   app.addHook('onClose', async () => {
     if (!options.db) await db.$disconnect()
@@ -74,7 +77,9 @@ export async function buildParticipant(options: ParticipantOptions): Promise<Fas
     const postgres = await db.$queryRawUnsafe('SELECT 1').then(() => 'up', () => 'down')
     const cache = redis ? await redis.ping().then(() => 'up', () => 'down') : 'disabled'
     const ready = postgres === 'up' && cache !== 'down'
-    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'unavailable', postgres, redis: cache })
+    if (ready) return { status: 'ready', postgres, redis: cache }
+    // A 503 like any other: in the contract's error shape, with what is down beside it.
+    return reply.code(503).send({ status: 'unavailable', postgres, redis: cache, ...errorBody('SERVICE_UNAVAILABLE', 'Postgres or Redis is unreachable') })
   })
 
   await app.register(idempotency, {

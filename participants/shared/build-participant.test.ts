@@ -1,8 +1,12 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createRedis } from '../../platform/redis.ts'
 import { participantHarness } from '../../test/support/participant-harness.ts'
 import { buildParticipant } from './build-participant.ts'
+
+// What every participant gets from buildParticipant besides its routes: request metrics,
+// security headers, and health and readiness probes.
 
 const harness = participantHarness()
 let app: FastifyInstance
@@ -85,6 +89,31 @@ describe('participant security headers', () => {
       expect(response.headers['x-frame-options']).toBe('SAMEORIGIN')
       expect(response.headers['strict-transport-security']).toMatch(/max-age=/)
       expect(response.headers['content-security-policy']).toContain("default-src 'self'")
+    }
+  })
+})
+
+describe('participant readiness', () => {
+  it('is ready while Postgres is reachable and Redis is not used', async () => {
+    const response = await app.inject({ method: 'GET', url: '/ready' })
+    expect(response.statusCode).toBe(200)
+    expect(response.json()).toEqual({ status: 'ready', postgres: 'up', redis: 'disabled' })
+  })
+
+  it('answers 503 in the contract\'s error shape, saying what is down, while Redis is unreachable', async () => {
+    // Nothing listens on port 1.
+    const deadRedis = createRedis({ url: 'redis://127.0.0.1:1' })
+    const offline = await buildParticipant({ name: 'loyalty', schema: 'loyalty', routes: probeRoutes, db: harness.db, redis: deadRedis })
+    try {
+      const response = await offline.inject({ method: 'GET', url: '/ready' })
+      expect(response.statusCode).toBe(503)
+      expect(response.json()).toEqual({
+        status: 'unavailable', postgres: 'up', redis: 'down',
+        error: { code: 'SERVICE_UNAVAILABLE', message: 'Postgres or Redis is unreachable' },
+      })
+    } finally {
+      await offline.close()
+      deadRedis.disconnect()
     }
   })
 })
