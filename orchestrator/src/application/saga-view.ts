@@ -1,4 +1,5 @@
 import type { SagaInstance } from '../engine/saga-instance.ts'
+import type { SagaSummaryRow } from '../persistence/prisma-saga-store.ts'
 
 /** The saga as support staff see it (contract: GET /api/orchestrator/sagas/{sagaId}). */
 export function sagaView(saga: SagaInstance) {
@@ -22,18 +23,22 @@ export function sagaView(saga: SagaInstance) {
 
 export type SagaView = ReturnType<typeof sagaView>
 
-/** The short form kept in Redis under saga:{id} and listed in search results. */
-export function sagaSummary(saga: SagaInstance) {
+/** One line of a search result (the list reads no JSON documents, hence ids from columns). */
+export function sagaSummary(row: SagaSummaryRow) {
   return {
-    sagaId: saga.id,
-    type: saga.type,
-    status: saga.status,
-    state: saga.state,
-    ...(saga.error ? { error: saga.error } : {}),
-    resources: resourcesOf(saga),
-    createdAt: saga.createdAt.toISOString(),
-    updatedAt: saga.updatedAt.toISOString(),
-    ...(saga.completedAt ? { completedAt: saga.completedAt.toISOString() } : {}),
+    sagaId: row.id,
+    type: row.type,
+    status: row.status,
+    state: row.state,
+    ...(row.error ? { error: row.error } : {}),
+    userId: row.userId,
+    resources: {
+      ...(row.bookingId ? { bookingId: row.bookingId } : {}),
+      ...(row.reservationId ? { reservationId: row.reservationId } : {}),
+    },
+    createdAt: row.createdAt.toISOString(),
+    updatedAt: row.updatedAt.toISOString(),
+    ...(row.completedAt ? { completedAt: row.completedAt.toISOString() } : {}),
   }
 }
 

@@ -1,8 +1,8 @@
-import type { Prisma, PrismaClient } from '../../../platform/database.ts'
+import type { PrismaClient } from '../../../platform/database.ts'
 import { LeaseLostError } from '../engine/engine-errors.ts'
 import type { LeaseOwner, RecordResult, SagaStore, Transition } from '../engine/ports.ts'
 import type { SagaReferences } from '../engine/saga-definition.ts'
-import { ACTIVE_STATUSES, type SagaInstance, type SagaStatus } from '../engine/saga-instance.ts'
+import { ACTIVE_STATUSES, type SagaFailure, type SagaInstance, type SagaStatus } from '../engine/saga-instance.ts'
 import { toInstance } from './saga-rows.ts'
 
 export interface NewSaga {
@@ -33,6 +33,21 @@ export interface SagaQuery {
   limit: number
   /** Opaque cursor from a previous page. */
   cursor?: string
+}
+
+/** One line of a search result. */
+export interface SagaSummaryRow {
+  id: string
+  type: string
+  status: SagaStatus
+  state: string
+  error: SagaFailure | null
+  userId: string | null
+  bookingId: string | null
+  reservationId: string | null
+  createdAt: Date
+  updatedAt: Date
+  completedAt: Date | null
 }
 
 export interface StoreOptions {
@@ -139,23 +154,37 @@ export class PrismaSagaStore implements SagaStore {
     return row ? toInstance(row) : undefined
   }
 
-  /** Newest first, keyset-paginated on (created_at, id) so deep pages stay as fast as the first. */
-  async listSagas(query: SagaQuery): Promise<{ items: SagaInstance[]; nextCursor: string | null }> {
-    const where: Prisma.SagaWhereInput = {
-      ...(query.status ? { status: query.status } : {}),
-      ...(query.type ? { type: query.type } : {}),
-      ...(query.userId ? { userId: query.userId } : {}),
-      ...(query.bookingId ? { bookingId: query.bookingId } : {}),
-      ...(query.reservationId ? { reservationId: query.reservationId } : {}),
-      ...(query.createdFrom || query.createdTo ? { createdAt: { ...(query.createdFrom ? { gte: query.createdFrom } : {}), ...(query.createdTo ? { lt: query.createdTo } : {}) } } : {}),
+  /**
+   * Newest first, keyset-paginated on (created_at, id): the row comparison is an index bound,
+   * so a page deep in a million sagas costs what the first one does. Reads only the columns a
+   * result line shows, not the sagas' JSON documents.
+   */
+  async listSagas(query: SagaQuery): Promise<{ items: SagaSummaryRow[]; nextCursor: string | null }> {
+    const conditions: string[] = []
+    const values: unknown[] = []
+    const where = (sql: string, value: unknown) => {
+      values.push(value)
+      conditions.push(sql.replace('?', `$${values.length}`))
     }
-    const after = query.cursor ? decodeCursor(query.cursor) : undefined
-    const rows = await this.db.saga.findMany({
-      where: after ? { AND: [where, { OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }] }] } : where,
-      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-      take: query.limit + 1,
-    })
-    const items = rows.slice(0, query.limit).map(toInstance)
+    if (query.status) where('status = ?', query.status)
+    if (query.type) where('type = ?', query.type)
+    if (query.userId) where('user_id = ?', query.userId)
+    if (query.bookingId) where('booking_id = ?', query.bookingId)
+    if (query.reservationId) where('reservation_id = ?', query.reservationId)
+    if (query.createdFrom) where('created_at >= ?', query.createdFrom)
+    if (query.createdTo) where('created_at < ?', query.createdTo)
+    if (query.cursor) {
+      const after = decodeCursor(query.cursor)
+      values.push(after.createdAt, after.id)
+      conditions.push(`(created_at, id) < ($${values.length - 1}, $${values.length}::uuid)`)
+    }
+    values.push(query.limit + 1)
+    const rows = await this.db.$queryRawUnsafe<SagaSummaryRow[]>(
+      `SELECT id::text AS id, type, status, state, error, user_id AS "userId", booking_id AS "bookingId",
+              reservation_id AS "reservationId", created_at AS "createdAt", updated_at AS "updatedAt", completed_at AS "completedAt"
+         FROM ${SAGAS}${conditions.length ? ` WHERE ${conditions.join(' AND ')}` : ''}
+        ORDER BY created_at DESC, id DESC LIMIT $${values.length}`, ...values)
+    const items = rows.slice(0, query.limit)
     const last = items.at(-1)
     return { items, nextCursor: rows.length > query.limit && last ? encodeCursor(last.createdAt, last.id) : null }
   }
