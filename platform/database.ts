@@ -29,6 +29,11 @@ export function createDatabase(options: DatabaseOptions = {}): PrismaClient {
   // An idle connection dropped by the server is replaced on next use; without a listener
   // its 'error' event would crash the process.
   pool.on('error', () => {})
+  return databaseOnPool(pool)
+}
+
+/** A Prisma client over a pool the caller built (e.g. one that counts statements); it ends the pool on disconnect. */
+export function databaseOnPool(pool: pg.Pool): PrismaClient {
   const client = new PrismaClient({ adapter: new PrismaPg(pool, { disposeExternalPool: true }) })
   pools.set(client, pool)
   return client

@@ -1,11 +1,12 @@
-import { PrismaPg } from '@prisma/adapter-pg'
 import pg from 'pg'
-import { PrismaClient } from '../../generated/prisma/client.ts'
+import { databaseOnPool } from '../../platform/database.ts'
 
 /** SQL statements sent to Postgres, by their first keyword (BEGIN, COMMIT, SELECT, WITH, UPDATE…). */
 export interface StatementCounts {
   total: number
   byKind: Record<string, number>
+  /** Time from sending each statement to its answer, summed (ms): Postgres plus the wire. */
+  waitMs: number
 }
 
 /**
@@ -15,8 +16,8 @@ export interface StatementCounts {
  * (including BEGIN/COMMIT of interactive transactions, which Prisma's query log would not
  * show as such) is counted.
  */
-export function createCountingDatabase(url: string, poolSize = Number(process.env.DATABASE_POOL_SIZE) || 10) {
-  const counts: StatementCounts = { total: 0, byKind: {} }
+export function createCountingDatabase(url: string, poolSize = Number(process.env.DATABASE_POOL_SIZE) || 10, onQuery?: (text: string, values: unknown[]) => void) {
+  const counts: StatementCounts = { total: 0, byKind: {}, waitMs: 0 }
   const pool = new pg.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 5_000 })
   pool.on('connect', (client) => {
     const query = client.query.bind(client) as (...args: unknown[]) => unknown
@@ -26,17 +27,33 @@ export function createCountingDatabase(url: string, poolSize = Number(process.en
       const kind = /^\s*(\w+)/.exec(text)?.[1]?.toUpperCase() ?? 'OTHER'
       counts.total++
       counts.byKind[kind] = (counts.byKind[kind] ?? 0) + 1
-      return query(...args)
+      onQuery?.(text, (first as { values?: unknown[] } | undefined)?.values ?? (Array.isArray(args[1]) ? args[1] : []))
+      const began = performance.now()
+      const answered = () => { counts.waitMs += performance.now() - began }
+      // pg.Pool#query calls it with a callback; direct callers get a promise.
+      const callback = args.at(-1)
+      if (typeof callback === 'function') {
+        args[args.length - 1] = (...results: unknown[]) => {
+          answered()
+          return (callback as (...r: unknown[]) => unknown)(...results)
+        }
+      }
+      const result = query(...args)
+      if (result instanceof Promise) void result.then(answered, () => {})
+      return result
     }
   })
-  const db = new PrismaClient({ adapter: new PrismaPg(pool, { disposeExternalPool: true }) })
+  // Through platform/database.ts, so the saga store finds this pool for its hot statements
+  // exactly as it does in production, and those statements are counted too.
+  const db = databaseOnPool(pool)
   return {
     db,
     /** Returns the counts since the last reset and starts again from zero. */
     take(): StatementCounts {
-      const taken = { total: counts.total, byKind: { ...counts.byKind } }
+      const taken = { total: counts.total, byKind: { ...counts.byKind }, waitMs: counts.waitMs }
       counts.total = 0
       counts.byKind = {}
+      counts.waitMs = 0
       return taken
     },
   }
