@@ -1,5 +1,5 @@
 import type pg from 'pg'
-import { cpuMsOfCommand, cpuMsOfPids } from './proc.ts'
+import { cpuMsByPid, cpuMsOfCommand } from './proc.ts'
 
 /** Postgres counters read around a measured phase. */
 export interface PgSnapshot {
@@ -8,20 +8,19 @@ export interface PgSnapshot {
   walLsn: string
   /** utime+stime of every postgres process (plus backends reaped by the postmaster), ms. */
   cpuAllMs: number
-  /** Backends connected to the bench database and Postgres' background processes, by pid. */
-  benchPids: number[]
-  benchCpuMs: number
-  /** Committed + rolled back transactions per database (pg_stat_database, which lags ~1 s). */
+  /** CPU ms of the bench database's backends and Postgres' background processes, by pid. */
+  benchCpu: Map<number, number>
+  /** Transactions of the other databases (pg_stat_database, which lags by about a second). */
   otherDatabasesXacts: number
 }
 
 /** What happened in Postgres between two snapshots. */
 export interface PgDelta {
-  /** Transaction ids assigned: write transactions, cluster-wide. */
+  /** Transaction ids assigned, cluster-wide: every transaction that wrote. */
   xids: number
   walBytes: number
   cpuAllMs: number
-  /** CPU of the bench database's backends (those alive at both ends) and the background processes. */
+  /** CPU of the bench database's backends (alive at both ends) and the background processes. */
   cpuBenchMs: number
   /** Transactions other databases ran meanwhile: > 0 means the cluster-wide counts include other work. */
   otherDatabasesXacts: number
@@ -35,13 +34,11 @@ export async function pgSnapshot(client: pg.Client, database: string): Promise<P
   // Background processes (walwriter, checkpointer, …) have no database: they do our commits' I/O.
   const { rows: pids } = await client.query<{ pid: number }>(
     'SELECT pid FROM pg_stat_activity WHERE datname = $1 OR datname IS NULL', [database])
-  const benchPids = pids.map((p) => p.pid)
   return {
     xid: BigInt(head!.xid),
     walLsn: head!.lsn,
     cpuAllMs: cpuMsOfCommand('postgres'),
-    benchPids,
-    benchCpuMs: cpuMsOfPids(benchPids),
+    benchCpu: cpuMsByPid(pids.map((p) => p.pid)),
     otherDatabasesXacts: Number(head!.other ?? 0),
   }
 }
@@ -49,17 +46,16 @@ export async function pgSnapshot(client: pg.Client, database: string): Promise<P
 export async function pgDelta(client: pg.Client, database: string, before: PgSnapshot): Promise<PgDelta> {
   const after = await pgSnapshot(client, database)
   const { rows: [wal] } = await client.query<{ bytes: string }>('SELECT pg_wal_lsn_diff($1, $2)::text AS bytes', [after.walLsn, before.walLsn])
-  const both = before.benchPids.filter((pid) => after.benchPids.includes(pid))
+  let cpuBenchMs = 0
+  for (const [pid, ms] of after.benchCpu) {
+    const was = before.benchCpu.get(pid)
+    if (was !== undefined) cpuBenchMs += ms - was
+  }
   return {
     xids: Number(after.xid - before.xid),
     walBytes: Number(wal!.bytes),
     cpuAllMs: after.cpuAllMs - before.cpuAllMs,
-    cpuBenchMs: cpuMsOfPids(both) - cpuMsOfPids([]) - sumOf(before, both),
+    cpuBenchMs,
     otherDatabasesXacts: after.otherDatabasesXacts - before.otherDatabasesXacts,
   }
-}
-
-// CPU the surviving pids had at the first snapshot (read again per pid would be after the fact).
-function sumOf(before: PgSnapshot, pids: number[]): number {
-  return before.benchPidCpu ? pids.reduce((s, pid) => s + (before.benchPidCpu!.get(pid) ?? 0), 0) : 0
 }

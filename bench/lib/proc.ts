@@ -48,9 +48,14 @@ export function cpuMsOfCommand(comm: string): number {
   return allStats().filter((s) => s.comm === comm).reduce((sum, s) => sum + s.ownMs + s.childrenMs, 0)
 }
 
-/** CPU ms of the given pids (own time only); pids that are gone count 0. */
-export function cpuMsOfPids(pids: readonly number[]): number {
-  return pids.reduce((sum, pid) => sum + (readStat(pid)?.ownMs ?? 0), 0)
+/** CPU ms of each given pid (own time only); pids that are gone are left out. */
+export function cpuMsByPid(pids: readonly number[]): Map<number, number> {
+  const times = new Map<number, number>()
+  for (const pid of pids) {
+    const stat = readStat(pid)
+    if (stat) times.set(pid, stat.ownMs)
+  }
+  return times
 }
 
 /** CPU ms of a process and all its live descendants (a tsx launcher and the node it starts). */
@@ -82,4 +87,12 @@ export function rssOfTree(rootPid: number): number {
     }
   }
   return pages * 4096
+}
+
+/** CPU time of the whole machine so far (all cores), from /proc/stat: busy and total, ms. */
+export function machineCpuMs(): { busyMs: number; totalMs: number } {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number) as number[]
+  const total = user! + nice! + system! + idle! + iowait! + irq! + softirq! + (steal ?? 0)
+  return { busyMs: (total - idle! - iowait!) * TICK_MS, totalMs: total * TICK_MS }
 }

@@ -43,9 +43,15 @@ export interface SearchTask extends DatabaseTask {
   seedCount: number
   /** Measured requests per query shape. */
   requests: number
+  /** Longest one shape is measured, ms: a slow shape gets fewer samples rather than a longer run. */
+  shapeBudgetMs: number
+  /** EXPLAIN ANALYZE the SQL of shapes whose p99 is at least this, ms. */
+  explainAboveMs: number
   warmup: number
   /** Sagas driven by this run (mirrored in Redis): the status read that hits the cache. */
   recentIds: string[]
+  /** Only these query shapes (by name). Default: all. */
+  only?: string[]
 }
 
 export type WorkerTask = LoadTask | RecoveryTask | SearchTask
@@ -94,7 +100,7 @@ export interface LoadResult {
 
 export interface SearchResult {
   kind: 'search'
-  queries: { name: string; description: string; latenciesMs: number[]; items: number; failures: number }[]
+  queries: { name: string; description: string; latenciesMs: number[]; items: number; failures: number; plan?: string; postgresMs: number }[]
   cpuUserMs: number
   cpuSystemMs: number
 }

@@ -23,8 +23,8 @@ function forkTs(file: string, execArgv: string[]): ChildProcess {
 }
 
 export interface WorkerOptions {
-  /** Write a V8 CPU profile of the worker there, as `<name>.cpuprofile`. */
-  cpuProfile?: { dir: string; name: string }
+  /** Write the worker's V8 CPU profiles (one per thread) into this directory. */
+  cpuProfileDir?: string
   /** Lets memory samples force a GC first, so they show live heap, not garbage. */
   exposeGc?: boolean
   onProgress?: (completed: number) => void
@@ -43,7 +43,7 @@ export interface Worker {
 /** Forks bench/workers/load-worker.ts for one task. */
 export function startWorker(task: WorkerTask, options: WorkerOptions = {}): Worker {
   const execArgv = [
-    ...(options.cpuProfile ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfile.dir}`, `--cpu-prof-name=${options.cpuProfile.name}.cpuprofile`] : []),
+    ...(options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`] : []),
     ...(options.exposeGc ? ['--expose-gc'] : []),
   ]
   const child = forkTs(LOAD_WORKER, execArgv)

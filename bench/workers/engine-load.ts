@@ -8,11 +8,18 @@ import { createLogger } from '../../platform/logger.ts'
 import { createRedis, type Redis } from '../../platform/redis.ts'
 import { benchCommands, benchSaga, STUB } from '../bench-saga.ts'
 import { createCountingDatabase } from '../lib/counting-database.ts'
+import { runConcurrently } from '../lib/load-loop.ts'
 import type { Breakdown, LoadResult, LoadTask, MemorySample, RecoveryTask } from '../lib/protocol.ts'
 
 /** Called between warm-up and measurement: resolves when the coordinator says go. */
 export type Gate = () => Promise<void>
 export type Progress = (completed: number) => void
+
+/** A result, and how to release what produced it (after the coordinator's last reading). */
+export interface Finished<R> {
+  result: R
+  close(): Promise<void>
+}
 
 const WAIT_MS = 10_000 // what POST /api/orchestrator/... waits by default (?wait)
 
@@ -98,22 +105,6 @@ async function openOrchestrator(task: { databaseUrl: string; redisUrl?: string; 
   }
 }
 
-/** Runs `runOne` from `concurrency` loops until `more()` says stop; records each latency. */
-async function drive(concurrency: number, more: () => boolean, runOne: (n: number) => Promise<void>, record: (ms: number) => void, fail: (error: unknown) => void) {
-  let n = 0
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (more()) {
-      const began = performance.now()
-      try {
-        await runOne(n++)
-        record(performance.now() - began)
-      } catch (error) {
-        fail(error)
-      }
-    }
-  }))
-}
-
 /** A growable Float64Array: latencies of 100,000 sagas without 100,000 boxed numbers on the heap. */
 class Samples {
   #data: Float64Array
@@ -135,7 +126,7 @@ class Samples {
 }
 
 /** Engine (Orchestrator.start + waitForOutcome) or raw floor (the four calls in a row). */
-export async function runLoad(task: LoadTask, gate: Gate, progress: Progress): Promise<LoadResult> {
+export async function runLoad(task: LoadTask, gate: Gate, progress: Progress): Promise<Finished<LoadResult>> {
   // The raw floor opens no database and no Redis: only the same command client.
   const opened = task.kind === 'engine' ? await openOrchestrator(task) : undefined
   const http = opened?.http ?? new HttpCommandClient({ baseUrls: { [STUB]: task.stubUrl } })
@@ -162,7 +153,7 @@ export async function runLoad(task: LoadTask, gate: Gate, progress: Progress): P
   }
 
   let warmed = 0
-  await drive(task.concurrency, () => warmed++ < task.warmup, runOne, () => {}, fail)
+  await runConcurrently(task.concurrency, () => warmed++ < task.warmup, runOne, () => {}, fail)
   await gate()
 
   const latencies = new Samples(task.count ?? 100_000)
@@ -188,7 +179,7 @@ export async function runLoad(task: LoadTask, gate: Gate, progress: Progress): P
   const deadline = task.durationMs ? began + task.durationMs : Infinity
   const more = () => (task.count === undefined || issued++ < task.count) && performance.now() < deadline
   try {
-    await drive(task.concurrency, more, runOne, (ms) => latencies.push(ms), fail)
+    await runConcurrently(task.concurrency, more, runOne, (ms) => latencies.push(ms), fail)
   } finally {
     clearInterval(reporter)
     clearInterval(sampler)
@@ -196,10 +187,9 @@ export async function runLoad(task: LoadTask, gate: Gate, progress: Progress): P
   const elapsedMs = performance.now() - began
   if (task.memorySampleMs) sample()
   const cpu = process.cpuUsage(cpuBefore)
-  const statements = opened?.counting.take() ?? { total: 0, byKind: {} }
+  const statements = opened?.counting.take() ?? { total: 0, byKind: {}, waitMs: 0 }
   const breakdown = opened ? { ...opened.breakdown, sagas: latencies.length } : undefined
-  await opened?.close()
-  return {
+  const result: LoadResult = {
     kind: task.kind,
     completed: latencies.length,
     failed,
@@ -212,13 +202,14 @@ export async function runLoad(task: LoadTask, gate: Gate, progress: Progress): P
     ...(breakdown ? { breakdown } : {}),
     ...(task.memorySampleMs ? { memory } : {}),
   }
+  return { result, close: async () => { await opened?.close() } }
 }
 
 /**
  * Times orchestrator.recoverPendingSagas over the orphans the coordinator inserted, with the
  * CLI's own call (`npm run saga -- recover --concurrency N`). Warms up on a few fresh sagas first.
  */
-export async function runRecovery(task: RecoveryTask, gate: Gate, progress: Progress): Promise<LoadResult> {
+export async function runRecovery(task: RecoveryTask, gate: Gate, progress: Progress): Promise<Finished<LoadResult>> {
   const opened = await openOrchestrator(task)
   const { orchestrator, counting } = opened
   for (let i = 0; i < task.warmup; i += 10) {
@@ -242,9 +233,8 @@ export async function runRecovery(task: RecoveryTask, gate: Gate, progress: Prog
   const cpu = process.cpuUsage(cpuBefore)
   const statements = counting.take()
   const breakdown = { ...opened.breakdown, sagas: summary.completed }
-  await opened.close()
   const { sagaIds: _ids, ...counts } = summary
-  return {
+  const result: LoadResult = {
     kind: 'recovery',
     completed: summary.completed,
     failed: summary.found - summary.completed,
@@ -257,4 +247,5 @@ export async function runRecovery(task: RecoveryTask, gate: Gate, progress: Prog
     breakdown,
     recovery: counts,
   }
+  return { result, close: () => opened.close() }
 }

@@ -1,5 +1,5 @@
 import type { FromWorker, ToWorker, WorkerResult, WorkerTask } from '../lib/protocol.ts'
-import { runLoad, runRecovery } from './engine-load.ts'
+import { type Finished, runLoad, runRecovery } from './engine-load.ts'
 import { runSearch } from './search-load.ts'
 
 // A measuring process, forked by the coordinator (bench/lib/workers.ts) with `--import tsx`
@@ -19,7 +19,7 @@ const gate = async () => {
 }
 const progress = (completed: number) => send({ type: 'progress', completed })
 
-async function perform(task: WorkerTask): Promise<WorkerResult> {
+async function perform(task: WorkerTask): Promise<Finished<WorkerResult>> {
   switch (task.kind) {
     case 'engine':
     case 'raw':
@@ -36,9 +36,11 @@ process.on('message', (message: ToWorker) => {
   else if (message.type === 'exit') exit?.()
   else if (message.type === 'task') {
     perform(message.task).then(
-      async (result) => {
+      async ({ result, close }) => {
         send({ type: 'done', result })
+        // Connections stay open until the coordinator has read Postgres' counters.
         await released
+        await close()
         process.disconnect()
         // Let handles close by themselves (so --cpu-prof is written), with a backstop.
         setTimeout(() => process.exit(0), 5_000).unref()

@@ -6,14 +6,15 @@ import { buildOrchestratorApp } from '../../orchestrator/src/http/app.ts'
 import { encodeCursor } from '../../orchestrator/src/persistence/prisma-saga-store.ts'
 import { createSagaRegistry } from '../../orchestrator/src/sagas/index.ts'
 import { HttpCommandClient } from '../../orchestrator/src/transport/http-command-client.ts'
-import { createDatabase } from '../../platform/database.ts'
 import { createLogger } from '../../platform/logger.ts'
 import { createRedis } from '../../platform/redis.ts'
 import { benchSaga } from '../bench-saga.ts'
 import { SAGA_KEY } from '../../orchestrator/src/persistence/redis-saga-mirror.ts'
+import { createCountingDatabase } from '../lib/counting-database.ts'
 import type { SearchResult, SearchTask } from '../lib/protocol.ts'
+import { summarize } from '../lib/stats.ts'
 import { seedId } from '../lib/seed.ts'
-import type { Gate } from './engine-load.ts'
+import type { Finished, Gate } from './engine-load.ts'
 
 const TOKEN = 'bench-support-token'
 
@@ -32,8 +33,13 @@ interface QueryShape {
  * in the same process sending one request at a time: status reads and searches over the
  * bulk-inserted sagas.
  */
-export async function runSearch(task: SearchTask, gate: Gate): Promise<SearchResult> {
-  const db = createDatabase({ url: task.databaseUrl })
+export async function runSearch(task: SearchTask, gate: Gate): Promise<Finished<SearchResult>> {
+  // The app's Prisma client on a pool that remembers the last saga query, for EXPLAIN.
+  let lastQuery: { text: string; values: unknown[] } | undefined
+  const counting = createCountingDatabase(task.databaseUrl, undefined, (text, values) => {
+    if (/"?orchestrator"?\."?sagas"?/.test(text)) lastQuery = { text, values }
+  })
+  const db = counting.db
   const redis = task.redisUrl ? createRedis({ url: task.redisUrl }) : undefined
   if (redis && redis.status !== 'ready') await once(redis, 'ready')
   const app = await buildOrchestratorApp({
@@ -81,6 +87,7 @@ export async function runSearch(task: SearchTask, gate: Gate): Promise<SearchRes
     request.on('error', reject)
   })
 
+  if (task.only) shapes.splice(0, shapes.length, ...shapes.filter((shape) => task.only!.includes(shape.name)))
   // Warm every shape before the gate, so the measured phase starts hot for all of them.
   for (const shape of shapes) for (let i = 0; i < task.warmup; i++) await get(shape.path(i + 100_000))
   await gate()
@@ -91,7 +98,9 @@ export async function runSearch(task: SearchTask, gate: Gate): Promise<SearchRes
     const latenciesMs: number[] = []
     let failures = 0
     let items = 0
-    for (let i = 0; i < task.requests; i++) {
+    const shapeBegan = performance.now()
+    counting.take()
+    for (let i = 0; i < task.requests && performance.now() - shapeBegan < task.shapeBudgetMs; i++) {
       const path = shape.path(i)
       const began = performance.now()
       const { status, body } = await get(path)
@@ -99,14 +108,41 @@ export async function runSearch(task: SearchTask, gate: Gate): Promise<SearchRes
       if (status !== 200) failures++
       else items += (JSON.parse(body) as { items?: unknown[] }).items?.length ?? 1
     }
-    queries.push({ name: shape.name, description: shape.description, latenciesMs, items: items / task.requests, failures })
+    const postgresMs = counting.take().waitMs / Math.max(1, latenciesMs.length)
+    const p99 = summarize(latenciesMs).p99
+    let plan: string | undefined
+    if (p99 >= task.explainAboveMs) {
+      // What Postgres does for this shape: the statement Prisma sent for its median request, under EXPLAIN ANALYZE.
+      const median = latenciesMs.map((ms, i) => ({ ms, i })).sort((a, b) => a.ms - b.ms)[Math.floor(latenciesMs.length / 2)]!.i
+      lastQuery = undefined
+      await get(shape.path(median))
+      if (lastQuery) plan = await explain(task.databaseUrl, lastQuery)
+    }
+    queries.push({ name: shape.name, description: shape.description, latenciesMs, items: items / Math.max(1, latenciesMs.length), failures, postgresMs, ...(plan ? { plan } : {}) })
   }
   const cpu = process.cpuUsage(cpuBefore)
-  agent.destroy()
-  await app.close()
-  await db.$disconnect()
-  redis?.disconnect()
-  return { kind: 'search', queries, cpuUserMs: cpu.user / 1000, cpuSystemMs: cpu.system / 1000 }
+  return {
+    result: { kind: 'search', queries, cpuUserMs: cpu.user / 1000, cpuSystemMs: cpu.system / 1000 },
+    async close() {
+      agent.destroy()
+      await app.close()
+      await db.$disconnect()
+      redis?.disconnect()
+    },
+  }
+}
+
+async function explain(url: string, query: { text: string; values: unknown[] }): Promise<string> {
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  try {
+    const { rows } = await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, BUFFERS) ${query.text}`, query.values)
+    return `${query.text}\n-- values: ${JSON.stringify(query.values)}\n${rows.map((r) => r['QUERY PLAN']).join('\n')}`
+  } catch (error) {
+    return `EXPLAIN failed: ${error instanceof Error ? error.message : String(error)}\n${query.text}`
+  } finally {
+    await client.end()
+  }
 }
 
 /** Random bulk-inserted sagas (by seed number), with the ids support staff search by. */

@@ -188,7 +188,11 @@ export class Orchestrator {
     const until = Date.now() + waitMs
     const local = this.#driving.get(sagaId)
     if (local && waitMs > 0) {
-      const settled = await Promise.race([local.then((saga) => saga, () => undefined), delay(waitMs).then(() => undefined)])
+      let timer: NodeJS.Timeout | undefined
+      const settled = await Promise.race([
+        local.then((saga) => saga, () => undefined),
+        new Promise<undefined>((resolve) => { timer = setTimeout(resolve, waitMs) }),
+      ]).finally(() => clearTimeout(timer))
       if (settled && !UNSETTLED.has(settled.status)) return settled
     }
     // Driven elsewhere (another instance, or a duplicate request): poll the source of truth.

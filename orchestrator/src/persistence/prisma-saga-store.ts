@@ -128,19 +128,21 @@ export class PrismaSagaStore implements SagaStore {
                 version = $2 + 1, updated_at = $12, completed_at = $13,
                 booking_id = COALESCE(booking_id, $16), reservation_id = COALESCE(reservation_id, $17),
                 owner_id = CASE WHEN $18 THEN NULL ELSE owner_id END,
-                lease_expires_at = CASE WHEN $18 THEN NULL ELSE now() + make_interval(secs => $19::double precision / 1000) END
+                -- The lease is left alone (the renewal loop extends it): a transition that changes
+                -- no indexed column is a HOT update, with no new index entries to write.
+                lease_expires_at = CASE WHEN $18 THEN NULL ELSE lease_expires_at END
           WHERE id = $1::uuid AND version = $2 AND lease_epoch = $14 AND owner_id = $15
           RETURNING abort_requested
        ), event AS (
          INSERT INTO ${EVENTS} (saga_id, version, type, status, state, step, phase, detail, created_at)
-         SELECT $1::uuid, $2 + 1, $20, $3, $4, $21, $22, $23::jsonb, $12 FROM updated
+         SELECT $1::uuid, $2 + 1, $19, $3, $4, $20, $21, $22::jsonb, $12 FROM updated
        )
        SELECT abort_requested FROM updated`,
       saga.id, expectedVersion, saga.status, saga.state, saga.phase, saga.cursor, saga.pivotPassed,
       JSON.stringify({ results: saga.results }), JSON.stringify(saga.steps),
       saga.error ? JSON.stringify(saga.error) : null, saga.compensationError ? JSON.stringify(saga.compensationError) : null,
       saga.updatedAt, saga.completedAt ?? null, owner.epoch, owner.ownerId,
-      references.bookingId ?? null, references.reservationId ?? null, terminal, this.leaseTtlMs,
+      references.bookingId ?? null, references.reservationId ?? null, terminal,
       event.type, step, phase, detail ? JSON.stringify(detail) : null)
     if (!rows.length) throw new LeaseLostError(saga.id)
     return { abortRequested: rows[0]!.abort_requested }

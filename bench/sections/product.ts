@@ -1,0 +1,182 @@
+import { randomUUID } from 'node:crypto'
+import { PARTICIPANT_NAMES, SERVICES, type ServiceName } from '../../platform/services.ts'
+import { type RunningService, spawnService } from '../../test/support/processes.ts'
+import type { BenchContext, MachineLoad } from '../lib/context.ts'
+import { requestJson } from '../lib/http-json.ts'
+import { runConcurrently } from '../lib/load-loop.ts'
+import { pgDelta, pgSnapshot } from '../lib/postgres-counters.ts'
+import { cpuMsOfTree, machineCpuMs } from '../lib/proc.ts'
+import { type LatencySummary, round, summarize } from '../lib/stats.ts'
+
+const CLIENT_TOKEN = 'bench-client-token'
+const SUPPORT_TOKEN = 'bench-support-token'
+
+export interface ProductScenario {
+  name: string
+  concurrency: number
+  completed: number
+  failed: number
+  failures: string[]
+  elapsedMs: number
+  sagasPerSecond: number
+  latencyMs: LatencySummary
+  /** Where a saga's end-to-end time went, mean ms per saga. */
+  split: {
+    endToEndMs: number
+    /** Sum of the step attempts' durations (saga_step_duration_seconds): the participants, network and HTTP client included. */
+    participantsMs: number
+    /** The rest: the API layer, the orchestrator's writes to Postgres and Redis, the engine. */
+    orchestratorMs: number
+    participantsShare: number
+  }
+  /** Mean duration of one attempt of each step, ms. */
+  stepMs: Record<string, number>
+  /** CPU ms per saga by process (each service's process tree; Postgres: all its processes). */
+  cpuMsPerSaga: Record<string, number>
+  /** Transaction ids per saga, cluster-wide: the orchestrator's and every participant's writes. */
+  writeTransactionsPerSaga: number
+  walBytesPerSaga: number
+  otherDatabasesXacts: number
+  machine: MachineLoad
+}
+
+export interface ProductSection {
+  mode: string
+  scenarios: ProductScenario[]
+  latencies: Record<string, number[]>
+}
+
+/** Sums of saga_step_duration_seconds for tour-booking, by step, from the Prometheus text. */
+function stepTotals(metrics: string): Map<string, { sum: number; count: number }> {
+  const totals = new Map<string, { sum: number; count: number }>()
+  for (const line of metrics.split('\n')) {
+    const match = /^saga_step_duration_seconds_(sum|count)\{([^}]*)\} (\S+)$/.exec(line)
+    if (!match || !match[2]!.includes('saga_type="tour-booking"')) continue
+    const step = /step="([^"]*)"/.exec(match[2]!)?.[1] ?? '?'
+    const entry = totals.get(step) ?? { sum: 0, count: 0 }
+    if (match[1] === 'sum') entry.sum += Number(match[3])
+    else entry.count += Number(match[3])
+    totals.set(step, entry)
+  }
+  return totals
+}
+
+/**
+ * The tour booking saga through POST /api/orchestrator/bookings, against the real
+ * participants, each a real process as `npm run service` starts it (spawned like the
+ * cross-process suites do), on the bench database and the bench Redis.
+ */
+export async function runProductSection(context: BenchContext): Promise<ProductSection> {
+  const env: NodeJS.ProcessEnv = {
+    DATABASE_URL: context.databaseUrl,
+    REDIS_URL: context.redisUrl,
+    NODE_ENV: 'production',
+    API_TOKENS: `client:${CLIENT_TOKEN},support:${SUPPORT_TOKEN}`,
+    RATE_LIMIT_MAX: '0',
+    STRIPE_SECRET_KEY: '', // the payment simulator, never Stripe
+    LOG_LEVEL: 'info',
+  }
+  const services = new Map<ServiceName, RunningService>()
+  try {
+    context.log('  starting the six participants and the orchestrator as processes')
+    await Promise.all(PARTICIPANT_NAMES.map(async (name) => {
+      services.set(name, await spawnService(name, env, { readyTimeoutMs: 120_000 }))
+    }))
+    const urls = Object.fromEntries(PARTICIPANT_NAMES.map((name) => [SERVICES[name].urlEnv, services.get(name)!.url]))
+    const orchestrator = await spawnService('orchestrator', { ...env, ...urls }, { readyTimeoutMs: 120_000 })
+    services.set('orchestrator', orchestrator)
+
+    // One tour per concurrent client: the hot-row contention of a single sold-out tour is the
+    // tour catalog's business, not what this section measures.
+    const tours: string[] = []
+    for (let i = 0; i < Math.max(...context.plan.concurrencies); i++) {
+      const created = await requestJson('POST', `${services.get('tour-catalog')!.url}/api/tours`, {
+        headers: { 'idempotency-key': randomUUID() },
+        body: { name: `Bench tour ${i}`, date: '2027-06-01', capacity: 100_000, price: 120, currency: 'EUR', cancellationPolicy: { minDays: 7, feePercent: 20 } },
+      })
+      if (created.status !== 201) throw new Error(`creating a tour answered ${created.status}: ${created.text}`)
+      tours.push(created.body.tourId)
+    }
+
+    const book = async (n: number, worker: number) => {
+      const response = await requestJson('POST', `${orchestrator.url}/api/orchestrator/bookings`, {
+        headers: { authorization: `Bearer ${CLIENT_TOKEN}`, 'idempotency-key': randomUUID() },
+        body: { tourId: tours[worker % tours.length], userId: `bench-user-${n % 1000}`, numberOfSpots: 1, paymentMethod: 'pm_card_visa' },
+      })
+      if (response.status !== 201) throw new Error(`${response.status} ${response.text.slice(0, 300)}`)
+    }
+    let warm = 0
+    await runConcurrently(5, () => warm++ < 25, (n) => book(n, n), () => {}, () => {})
+
+    const scenarios: ProductScenario[] = []
+    const latencies: Record<string, number[]> = {}
+    for (const concurrency of context.plan.concurrencies) {
+      const count = context.plan.productSagas[concurrency] ?? context.plan.productSagas[1]!
+      const name = `booking saga c=${concurrency}`
+      context.log(`  ${name}: ${count} bookings`)
+      const metricsBefore = stepTotals((await requestJson('GET', `${orchestrator.url}/metrics`)).text)
+      const cpuBefore = new Map([...services].map(([n, s]) => [n, cpuMsOfTree(s.child.pid!)]))
+      const pgBefore = await pgSnapshot(context.pg, context.databaseName)
+      const machineBefore = machineCpuMs()
+      const loadGeneratorBefore = process.cpuUsage()
+      const samples: number[] = []
+      const failures: string[] = []
+      let failed = 0
+      let issued = 0
+      const began = performance.now()
+      // Each loop books on its own tour.
+      await Promise.all(Array.from({ length: concurrency }, (_, worker) => runConcurrently(1, () => issued++ < count, (n) => book(n, worker), (ms) => samples.push(ms), (error) => {
+        failed++
+        if (failures.length < 5) failures.push(error instanceof Error ? error.message : String(error))
+      })))
+      const elapsedMs = performance.now() - began
+      const loadGenerator = process.cpuUsage(loadGeneratorBefore)
+      const machineAfter = machineCpuMs()
+      const pg = await pgDelta(context.pg, context.databaseName, pgBefore)
+      const cpuMsPerSaga: Record<string, number> = {}
+      const n = Math.max(1, samples.length)
+      for (const [service, running] of services) cpuMsPerSaga[service] = (cpuMsOfTree(running.child.pid!) - cpuBefore.get(service)!) / n
+      cpuMsPerSaga.postgres = pg.cpuAllMs / n
+      // The bench's own HTTP client: part of the machine's load, not of the product.
+      cpuMsPerSaga['load generator'] = (loadGenerator.user + loadGenerator.system) / 1000 / n
+      const metricsAfter = stepTotals((await requestJson('GET', `${orchestrator.url}/metrics`)).text)
+      const stepMs: Record<string, number> = {}
+      let participantsSeconds = 0
+      for (const [step, after] of metricsAfter) {
+        const before = metricsBefore.get(step) ?? { sum: 0, count: 0 }
+        participantsSeconds += after.sum - before.sum
+        if (after.count > before.count) stepMs[step] = (1000 * (after.sum - before.sum)) / (after.count - before.count)
+      }
+      const latency = summarize(samples)
+      const participantsMs = (1000 * participantsSeconds) / n
+      const busyMs = machineAfter.busyMs - machineBefore.busyMs
+      const ourMs = Object.values(cpuMsPerSaga).reduce((a, b) => a + b, 0) * n - pg.cpuAllMs + pg.cpuBenchMs
+      scenarios.push({
+        name,
+        concurrency,
+        completed: samples.length,
+        failed,
+        failures,
+        elapsedMs,
+        sagasPerSecond: samples.length / (elapsedMs / 1000),
+        latencyMs: latency,
+        split: { endToEndMs: latency.mean, participantsMs, orchestratorMs: latency.mean - participantsMs, participantsShare: participantsMs / latency.mean },
+        stepMs,
+        cpuMsPerSaga,
+        writeTransactionsPerSaga: pg.xids / n,
+        walBytesPerSaga: pg.walBytes / n,
+        otherDatabasesXacts: pg.otherDatabasesXacts,
+        machine: {
+          busyPercent: (100 * busyMs) / Math.max(1, machineAfter.totalMs - machineBefore.totalMs),
+          othersCpuMs: Math.max(0, busyMs - ourMs),
+        },
+      })
+      latencies[name] = samples
+      context.log(`    ${round(samples.length / (elapsedMs / 1000))} sagas/s, p50 ${round(latency.p50)} ms, p99 ${round(latency.p99)} ms; participants ${round(participantsMs)} of ${round(latency.mean)} ms`)
+      if (failed) context.log(`    ${failed} failed: ${failures.join('; ')}`)
+    }
+    return { mode: 'spawned processes (npm run service entry points via tsx), real HTTP on 127.0.0.1', scenarios, latencies }
+  } finally {
+    await Promise.all([...services.values()].map((service) => service.stop('SIGTERM', 15_000)))
+  }
+}
