@@ -191,7 +191,7 @@ export class Orchestrator {
       let timer: NodeJS.Timeout | undefined
       const settled = await Promise.race([
         local.then((saga) => saga, () => undefined),
-        new Promise<undefined>((resolve) => { timer = setTimeout(resolve, waitMs) }),
+        new Promise<undefined>((resolve) => { timer = setTimeout(() => resolve(undefined), waitMs) }),
       ]).finally(() => clearTimeout(timer))
       if (settled && !UNSETTLED.has(settled.status)) return settled
     }
