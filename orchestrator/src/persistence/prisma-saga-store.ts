@@ -71,10 +71,14 @@ export class PrismaSagaStore implements SagaStore {
     this.leaseTtlMs = options.leaseTtlMs ?? 15_000
   }
 
-  /** The per-step statements: on the client's pg pool when there is one (see poolOf), else through Prisma. */
-  async #hot<T>(sql: string, ...values: unknown[]): Promise<T[]> {
+  /**
+   * The per-step statements: on the client's pg pool when there is one (see poolOf), as named
+   * prepared statements (parsed and planned once per connection, not once per step), else
+   * through Prisma.
+   */
+  async #hot<T>(name: string, sql: string, ...values: unknown[]): Promise<T[]> {
     const pool = poolOf(this.db)
-    if (pool) return (await pool.query(sql, values)).rows as T[]
+    if (pool) return (await pool.query({ name, text: sql, values })).rows as T[]
     return this.db.$queryRawUnsafe<T[]>(sql, ...values)
   }
 
@@ -90,7 +94,7 @@ export class PrismaSagaStore implements SagaStore {
   }
 
   async #insertSaga(draft: NewSaga, owner: LeaseOwner): Promise<CreateResult> {
-    const inserted = await this.#hot<{ created_at: Date }>(
+    const inserted = await this.#hot<{ created_at: Date }>('saga-create',
       `WITH inserted AS (
          INSERT INTO ${SAGAS} (id, type, status, state, input, data, steps, version, start_key, request_fingerprint,
                                business_key, user_id, booking_id, reservation_id, owner_id, lease_epoch, lease_expires_at,
@@ -121,7 +125,7 @@ export class PrismaSagaStore implements SagaStore {
     const step = stepName ?? null
     const phase = 'phase' in event ? event.phase : event.type === 'STEP_SETTLED' ? 'forward' : null
     const detail = eventDetail(event)
-    const rows = await this.#hot<{ abort_requested: boolean }>(
+    const rows = await this.#hot<{ abort_requested: boolean }>('saga-record-transition',
       `WITH updated AS (
          UPDATE ${SAGAS} SET status = $3, state = $4, phase = $5, cursor = $6, pivot_passed = $7,
                 data = $8::jsonb, steps = $9::jsonb, error = $10::jsonb, compensation_error = $11::jsonb,
