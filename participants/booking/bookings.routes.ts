@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import { type Booking, Prisma } from '../../generated/prisma/client.ts'
 import { AppError } from '../../platform/errors.ts'
 import { currencySchema, toMajor, toMinor } from '../shared/money.ts'
+import { cancellationPolicySchema } from '../shared/schemas.ts'
 import { quoteCancellation } from './cancellation-policy.ts'
 
 const uuid = { type: 'string', format: 'uuid' } as const
@@ -21,15 +22,7 @@ const createBody = {
     totalPrice: { type: 'number', minimum: 0, maximum: 100_000_000 },
     currency: currencySchema,
     tourDate: { type: 'string', format: 'date' },
-    cancellationPolicy: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['minDays', 'feePercent'],
-      properties: {
-        minDays: { type: 'integer', minimum: 0, maximum: 3650 },
-        feePercent: { type: 'integer', minimum: 0, maximum: 100 },
-      },
-    },
+    cancellationPolicy: cancellationPolicySchema,
   },
 } as const
 

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import type { Tour } from '../../generated/prisma/client.ts'
 import { AppError } from '../../platform/errors.ts'
 import { currencySchema, toMajor, toMinor } from '../shared/money.ts'
+import { cancellationPolicySchema } from '../shared/schemas.ts'
 
 const uuid = { type: 'string', format: 'uuid' } as const
 const isoDate = { type: 'string', format: 'date' } as const
@@ -19,15 +20,7 @@ const tourBody = {
     availableSpots: { type: 'integer', minimum: 0, maximum: 100_000 },
     price: { type: 'number', minimum: 0, maximum: 1_000_000 },
     currency: currencySchema,
-    cancellationPolicy: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['minDays', 'feePercent'],
-      properties: {
-        minDays: { type: 'integer', minimum: 0, maximum: 3650 },
-        feePercent: { type: 'integer', minimum: 0, maximum: 100 },
-      },
-    },
+    cancellationPolicy: cancellationPolicySchema,
   },
 } as const
 

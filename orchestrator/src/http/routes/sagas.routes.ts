@@ -78,32 +78,25 @@ export default async function sagaRoutes(app: FastifyInstance): Promise<void> {
     return { items: page.items.map(sagaSummary), nextCursor: page.nextCursor }
   })
 
-  app.post<{ Params: { sagaId: string } }>('/api/orchestrator/sagas/:sagaId/retry', {
-    schema: {
-      summary: 'Resume a stuck or COMPENSATION_FAILED saga',
-      tags: ['operations'],
-      security: [{ bearer: [] }],
-      params: sagaIdParams,
-      response: { 404: errorSchema, 409: errorSchema },
-    },
-    preHandler: app.requireRole('operator'),
-  }, async (request, reply) => {
-    const saga = await app.orchestrator.retry(request.params.sagaId)
-    return reply.code(202).header('location', `/api/orchestrator/sagas/${saga.id}`).send({ sagaId: saga.id, status: saga.status, state: saga.state })
-  })
-
-  app.post<{ Params: { sagaId: string } }>('/api/orchestrator/sagas/:sagaId/abort', {
-    schema: {
-      summary: 'Compensate a RUNNING saga now (before its pivot)',
-      tags: ['operations'],
-      security: [{ bearer: [] }],
-      params: sagaIdParams,
-      response: { 404: errorSchema, 409: errorSchema },
-    },
-    preHandler: app.requireRole('operator'),
-  }, async (request, reply) => {
-    const saga = await app.orchestrator.abort(request.params.sagaId)
-    return reply.code(202).header('location', `/api/orchestrator/sagas/${saga.id}`)
-      .send({ sagaId: saga.id, status: saga.status, state: saga.state, abortRequested: true })
-  })
+  // The operator's two verbs: same route shape, same answer (202 + Location), one operation each.
+  const operatorActions = [
+    { verb: 'retry', summary: 'Resume a stuck or COMPENSATION_FAILED saga', run: (id: string) => app.orchestrator.retry(id), extra: {} },
+    { verb: 'abort', summary: 'Compensate a RUNNING saga now (before its pivot)', run: (id: string) => app.orchestrator.abort(id), extra: { abortRequested: true } },
+  ]
+  for (const action of operatorActions) {
+    app.post<{ Params: { sagaId: string } }>(`/api/orchestrator/sagas/:sagaId/${action.verb}`, {
+      schema: {
+        summary: action.summary,
+        tags: ['operations'],
+        security: [{ bearer: [] }],
+        params: sagaIdParams,
+        response: { 404: errorSchema, 409: errorSchema },
+      },
+      preHandler: app.requireRole('operator'),
+    }, async (request, reply) => {
+      const saga = await action.run(request.params.sagaId)
+      return reply.code(202).header('location', `/api/orchestrator/sagas/${saga.id}`)
+        .send({ sagaId: saga.id, status: saga.status, state: saga.state, ...action.extra })
+    })
+  }
 }
