@@ -110,12 +110,13 @@ export async function buildOrchestratorApp(options: OrchestratorAppOptions = {})
     await app.register(rateLimit, {
       max,
       timeWindow: intSetting(env, 'RATE_LIMIT_WINDOW_MS', 60_000, 1),
-      // Per token (hashed: the key is stored in Redis); requests without one share their address's budget.
+      // Per token (hashed, so no token sits in memory as a key); requests without one share their
+      // address's budget. Counted in this process: a Redis store would stop limiting whenever
+      // Redis blinks (it can only fail open), and N instances behind a balancer share load anyway.
       keyGenerator: (request) => request.headers.authorization
         ? `token:${createHash('sha256').update(request.headers.authorization).digest('base64url')}`
         : `ip:${request.ip}`,
       allowList: (request) => ['/health', '/ready', '/metrics'].includes(request.url),
-      ...(redis ? { redis, skipOnError: true } : {}),
       errorResponseBuilder: (_request, context) => ({
         statusCode: 429,
         error: { code: 'RATE_LIMITED', message: `Too many requests: at most ${context.max} per ${context.after}` },
