@@ -1,5 +1,5 @@
 import { defineConfig } from 'prisma/config'
-import { databaseUrl } from './scripts/lib/database-url.ts'
+import { databaseUrl } from './platform/config.ts'
 
 // Prisma CLI configuration. The schema is a folder: one file per owning service.
 // The CLI is only used for `generate` here; migrations are applied by scripts/migrate.ts

@@ -10,7 +10,6 @@ export const ERROR_CATALOG = {
   UNAUTHORIZED: { status: 401, message: 'A valid bearer token is required' },
   FORBIDDEN: { status: 403, message: 'This token may not do that' },
   NOT_FOUND: { status: 404, message: 'No such route' },
-  METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed' },
   REQUEST_IN_PROGRESS: { status: 409, message: 'A request with this Idempotency-Key is still running' },
   PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is too large' },
   URI_TOO_LONG: { status: 414, message: 'A path parameter is too long' },
@@ -32,7 +31,6 @@ export const ERROR_CATALOG = {
   BOOKING_ALREADY_EXISTS: { status: 409, message: 'A booking exists already for this reservation' },
   BOOKING_NOT_PENDING: { status: 409, message: 'The booking is not pending' },
   BOOKING_NOT_CONFIRMED: { status: 409, message: 'The booking is not confirmed yet' },
-  BOOKING_NOT_CANCELLED: { status: 409, message: 'The booking is not cancelled' },
   BOOKING_ALREADY_CANCELLED: { status: 409, message: 'The booking is cancelled already' },
   BOOKING_OWNER_MISMATCH: { status: 422, message: 'The booking belongs to another user' },
   CANCELLATION_NOT_ALLOWED: { status: 422, message: 'The cancellation policy does not allow cancelling now' },
@@ -65,7 +63,6 @@ export const ERROR_CATALOG = {
   SAGA_TIMEOUT: { status: 422, message: 'The saga passed its deadline' },
   SAGA_ABORTED: { status: 422, message: 'An operator aborted the saga' },
   PARTICIPANT_UNAVAILABLE: { status: 422, message: 'A participant did not answer within its retry budget' },
-  UNKNOWN_SAGA_TYPE: { status: 400, message: 'No saga of this type is registered' },
 } as const satisfies Record<string, { status: number; message: string }>
 
 export type ErrorCode = keyof typeof ERROR_CATALOG
@@ -99,10 +96,6 @@ export class AppError extends Error {
   toBody(): ErrorBody {
     return { error: { code: this.code, message: this.message, ...this.details } }
   }
-}
-
-export function appError(code: ErrorCode, message?: string, details?: Record<string, unknown>): AppError {
-  return new AppError(code, message, details)
 }
 
 export function errorBody(code: string, message: string, details?: Record<string, unknown>): ErrorBody {

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util'
-import { databaseUrl } from './lib/database-url.ts'
+import { databaseUrl } from '../platform/config.ts'
 import { createMigration, migrateDatabase } from './lib/migrate.ts'
 
 // `npm run db:migrate` applies pending migrations (creating the database if missing).

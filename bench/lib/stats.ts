@@ -9,6 +9,18 @@ export interface LatencySummary {
 }
 
 /** Nearest-rank percentile of an ascending array (p in 0..100). */
+/** What every closed-loop scenario reports, whatever it drives. */
+export interface LoadOutcome {
+  name: string
+  concurrency: number
+  completed: number
+  failed: number
+  failures: string[]
+  elapsedMs: number
+  sagasPerSecond: number
+  latencyMs: LatencySummary
+}
+
 export function percentile(sorted: readonly number[], p: number): number {
   if (!sorted.length) return Number.NaN
   const rank = Math.ceil((p / 100) * sorted.length)

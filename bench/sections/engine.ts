@@ -2,18 +2,10 @@ import { benchSaga } from '../bench-saga.ts'
 import type { BenchContext } from '../lib/context.ts'
 import { measure, type Measured, profile, type MachineLoad } from '../lib/context.ts'
 import type { LoadResult, LoadTask } from '../lib/protocol.ts'
-import { type LatencySummary, round, summarize } from '../lib/stats.ts'
+import { type LoadOutcome, round, summarize } from '../lib/stats.ts'
 
-export interface ScenarioResult {
-  name: string
+export interface ScenarioResult extends LoadOutcome {
   kind: 'engine' | 'raw'
-  concurrency: number
-  completed: number
-  failed: number
-  failures: string[]
-  elapsedMs: number
-  sagasPerSecond: number
-  latencyMs: LatencySummary
   /** CPU ms per saga. */
   cpuMsPerSaga: { caller: number; postgresAll: number; postgresBench: number; stub: number }
   perSaga: {

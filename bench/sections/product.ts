@@ -6,20 +6,12 @@ import { requestJson } from '../lib/http-json.ts'
 import { runConcurrently } from '../lib/load-loop.ts'
 import { pgDelta, pgSnapshot } from '../lib/postgres-counters.ts'
 import { cpuMsOfTree, machineCpuMs } from '../lib/proc.ts'
-import { type LatencySummary, round, summarize } from '../lib/stats.ts'
+import { type LoadOutcome, round, summarize } from '../lib/stats.ts'
 
 const CLIENT_TOKEN = 'bench-client-token'
 const SUPPORT_TOKEN = 'bench-support-token'
 
-export interface ProductScenario {
-  name: string
-  concurrency: number
-  completed: number
-  failed: number
-  failures: string[]
-  elapsedMs: number
-  sagasPerSecond: number
-  latencyMs: LatencySummary
+export interface ProductScenario extends LoadOutcome {
   /** Where a saga's end-to-end time went, mean ms per saga. */
   split: {
     endToEndMs: number

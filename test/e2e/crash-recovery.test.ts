@@ -1,27 +1,16 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createDatabase } from '../../platform/database.ts'
-import { freePort, type RunningService, signalService, stopAll } from '../support/processes.ts'
+import { describe, expect, it } from 'vitest'
+import { freePort, type RunningService, signalService } from '../support/processes.ts'
 import {
   type Answer, bookUntilAnswered, type BookingRequest, checkInvariants, createTours, inPool, LEASE_TTL_MS, newRun,
-  type ParticipantFleet, spawnOrchestrator, startParticipants, TOKENS, unsettledCount,
+  spawnOrchestrator, useParticipantFleet, TOKENS, unsettledCount,
 } from './support/booking-fleet.ts'
 
 // The orchestrator dies (kill -9) or freezes (SIGSTOP) in the middle of its sagas, with real
 // processes on the real Postgres and Redis. Nothing may be lost or done twice: every saga
 // ends COMPLETED or FAILED, every spot and every cent is accounted for.
 
-const db = createDatabase()
-let fleet: ParticipantFleet
-
-beforeAll(async () => {
-  fleet = await startParticipants()
-}, 60_000)
-
-afterAll(async () => {
-  await stopAll()
-  await db.$disconnect()
-})
+const { db, fleet } = useParticipantFleet()
 
 /** `count` bookings of 1–3 spots over `tours`, about one in ten with a card that is declined. */
 function bookingRequests(run: ReturnType<typeof newRun>, tours: { tourId: string }[], count: number): BookingRequest[] {
@@ -60,10 +49,10 @@ describe('an orchestrator killed again and again under load', () => {
   it('loses no booking and does nothing twice: 200 bookings at concurrency 20, kill -9 three times', async () => {
     const began = Date.now()
     const run = newRun('chaos')
-    const tours = await createTours(fleet, Array.from({ length: 4 }, () => ({ capacity: 60, price: 45.5 })))
+    const tours = await createTours(fleet(), Array.from({ length: 4 }, () => ({ capacity: 60, price: 45.5 })))
     const requests = bookingRequests(run, tours, 200)
     const port = await freePort()
-    let orchestrator = await spawnOrchestrator(fleet, { port })
+    let orchestrator = await spawnOrchestrator(fleet(), { port })
 
     // Three kills at random moments, spread over the run: once a random number of bookings
     // have been answered, plus a random fraction of a second.
@@ -78,7 +67,7 @@ describe('an orchestrator killed again and again under load', () => {
         const kill = { afterAnswers: answered, requestsInFlight: inFlight, downMs: 0 }
         const killedAt = Date.now()
         await orchestrator.stop('SIGKILL')
-        orchestrator = await spawnOrchestrator(fleet, { port })
+        orchestrator = await spawnOrchestrator(fleet(), { port })
         kills.push({ ...kill, downMs: Date.now() - killedAt })
       }
     })()
@@ -124,9 +113,9 @@ describe('an orchestrator killed again and again under load', () => {
 describe('two orchestrators sharing the load', () => {
   it('lets the survivor take over and finish the sagas of the one that was killed', async () => {
     const run = newRun('pair')
-    const tours = await createTours(fleet, [{ capacity: 80, price: 30 }, { capacity: 80, price: 30 }])
+    const tours = await createTours(fleet(), [{ capacity: 80, price: 30 }, { capacity: 80, price: 30 }])
     const requests = bookingRequests(run, tours, 60)
-    const [a, b] = await Promise.all([spawnOrchestrator(fleet), spawnOrchestrator(fleet)])
+    const [a, b] = await Promise.all([spawnOrchestrator(fleet()), spawnOrchestrator(fleet())])
     let aAlive = true
     let answered = 0
     let pendingOnA = 0
@@ -172,13 +161,13 @@ describe('two orchestrators sharing the load', () => {
 describe('a runner paused past its lease', () => {
   it('writes nothing once another runner took its saga over (fencing)', async () => {
     const run = newRun('fence')
-    const [tour] = await createTours(fleet, [{ capacity: 10, price: 99 }])
-    const a = await spawnOrchestrator(fleet)
-    const b = await spawnOrchestrator(fleet)
+    const [tour] = await createTours(fleet(), [{ capacity: 10, price: 99 }])
+    const a = await spawnOrchestrator(fleet())
+    const b = await spawnOrchestrator(fleet())
     let paused: RunningService | undefined
     try {
       // Payment down: the saga on A sits retrying its pivot (retried until definitive).
-      await fleet.stop('payment')
+      await fleet().stop('payment')
       const started = await bookUntilAnswered(() => a.url, {
         key: run.key(1), body: { tourId: tour!.tourId, userId: run.userId(1), numberOfSpots: 2, paymentMethod: 'pm_card_visa' },
       }, { waitMs: 0, deadline: Date.now() + 20_000 })
@@ -205,7 +194,7 @@ describe('a runner paused past its lease', () => {
       }, { timeout: 15_000 }).toBe(true)
 
       // Payment back: B charges and finishes the saga.
-      await fleet.start('payment')
+      await fleet().start('payment')
       await expect.poll(async () => (await db.saga.findUniqueOrThrow({ where: { id: sagaId } })).status, { timeout: 30_000 }).toBe('COMPLETED')
       const finishedByB = await db.saga.findUniqueOrThrow({ where: { id: sagaId } })
       const eventsByB = await db.sagaEvent.findMany({ where: { sagaId }, orderBy: { id: 'asc' } })
@@ -232,7 +221,7 @@ describe('a runner paused past its lease', () => {
       console.log(`[fencing] saga ${sagaId}: epoch ${beforePause.leaseEpoch} → ${after.leaseEpoch}, completed by B at version ${after.version}; A's late attempt refused`)
     } finally {
       if (paused) signalService(paused, 'SIGCONT')
-      await fleet.start('payment').catch(() => {})
+      await fleet().start('payment').catch(() => {})
       await Promise.all([a.stop(), b.stop()])
     }
   })

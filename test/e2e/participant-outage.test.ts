@@ -1,10 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createDatabase } from '../../platform/database.ts'
+import { describe, expect, it } from 'vitest'
 import { type StepRecord } from '../../orchestrator/src/engine/saga-instance.ts'
 import { tourBookingSaga } from '../../orchestrator/src/sagas/tour-booking/tour-booking.saga.ts'
-import { stopAll } from '../support/processes.ts'
 import {
-  bookUntilAnswered, checkInvariants, createTours, newRun, type ParticipantFleet, spawnOrchestrator, startParticipants, TOKENS,
+  bookUntilAnswered, checkInvariants, createTours, newRun, spawnOrchestrator, useParticipantFleet, TOKENS,
 } from './support/booking-fleet.ts'
 
 // A participant down for longer than a step's retry budget, with real processes: the saga
@@ -12,25 +10,15 @@ import {
 // settle the step it never heard of), and it parks as COMPENSATION_FAILED for an operator.
 // Once the participant is back, `retry` finishes the compensation.
 
-const db = createDatabase()
-let fleet: ParticipantFleet
-
-beforeAll(async () => {
-  fleet = await startParticipants()
-}, 60_000)
-
-afterAll(async () => {
-  await stopAll()
-  await db.$disconnect()
-})
+const { db, fleet } = useParticipantFleet()
 
 describe('the booking service down longer than createBooking may retry', () => {
   it('parks the saga as COMPENSATION_FAILED, and retry rolls it back once the service is back', async () => {
     const run = newRun('outage')
-    const [tour] = await createTours(fleet, [{ capacity: 12, price: 80 }])
-    const orchestrator = await spawnOrchestrator(fleet)
+    const [tour] = await createTours(fleet(), [{ capacity: 12, price: 80 }])
+    const orchestrator = await spawnOrchestrator(fleet())
     try {
-      await fleet.stop('booking')
+      await fleet().stop('booking')
       const started = await bookUntilAnswered(() => orchestrator.url, {
         key: run.key(1), body: { tourId: tour!.tourId, userId: run.userId(1), numberOfSpots: 5, paymentMethod: 'pm_card_visa' },
       }, { waitMs: 0, deadline: Date.now() + 20_000 })
@@ -53,7 +41,7 @@ describe('the booking service down longer than createBooking may retry', () => {
       // The spots stay held while the saga is parked: nothing was released behind its back.
       expect((await db.tour.findUniqueOrThrow({ where: { id: tour!.tourId } })).availableSpots).toBe(12 - 5)
 
-      await fleet.start('booking')
+      await fleet().start('booking')
       const retried = await fetch(`${orchestrator.url}/api/orchestrator/sagas/${sagaId}/retry`, { method: 'POST', headers: { authorization: `Bearer ${TOKENS.operator}` } })
       expect(retried.status).toBe(202)
       await expect.poll(async () => (await read()).status, { timeout: 30_000, interval: 250 }).toBe('FAILED')
@@ -67,7 +55,7 @@ describe('the booking service down longer than createBooking may retry', () => {
       console.log(`[outage] saga ${sagaId}: COMPENSATION_FAILED while booking was down; after retry: ${failed.status} ` +
         `(${failed.steps.map((s) => `${s.name}/${s.phase}:${s.status}`).join(', ')})`)
     } finally {
-      await fleet.start('booking')
+      await fleet().start('booking')
       await orchestrator.stop()
     }
   })

@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createDatabase } from '../../platform/database.ts'
-import { runScript, stopAll } from '../support/processes.ts'
+import { describe, expect, it } from 'vitest'
+import { runScript } from '../support/processes.ts'
 import {
   bookUntilAnswered, type BookingRequest, checkInvariants, createTours, inPool, LEASE_TTL_MS, newRun, orchestratorEnv,
-  type ParticipantFleet, sagasOfRun, spawnOrchestrator, startParticipants,
+  sagasOfRun, spawnOrchestrator, useParticipantFleet,
 } from './support/booking-fleet.ts'
 
 // `npm run saga -- recover` as an operator runs it after an outage: a real CLI process,
@@ -15,21 +14,11 @@ import {
 const CLI = 'orchestrator/src/cli/main.ts'
 const SETTLED_LINE = /^([0-9a-f-]{36}) (COMPLETED|FAILED|COMPENSATION_FAILED|RUNNING|COMPENSATING)$/m
 
-const db = createDatabase()
-let fleet: ParticipantFleet
-
-beforeAll(async () => {
-  fleet = await startParticipants()
-}, 60_000)
-
-afterAll(async () => {
-  await stopAll()
-  await db.$disconnect()
-})
+const { db, fleet } = useParticipantFleet()
 
 /** Runs the CLI to its end (bounded) and returns its exit code and output. */
 async function saga(args: string[], timeoutMs = 60_000): Promise<{ code: number | null; output: string }> {
-  const cli = runScript(CLI, args, orchestratorEnv(fleet))
+  const cli = runScript(CLI, args, orchestratorEnv(fleet()))
   const exit = await Promise.race([cli.exited, sleep(timeoutMs, 'timeout' as const)])
   if (exit === 'timeout') {
     cli.kill('SIGKILL')
@@ -41,7 +30,7 @@ async function saga(args: string[], timeoutMs = 60_000): Promise<{ code: number 
 describe('saga recover, killed half-way and run again', () => {
   it('drives every orphaned saga to a terminal state, and says so with exit code 0', async () => {
     const run = newRun('cli')
-    const [tour] = await createTours(fleet, [{ capacity: 100, price: 20 }])
+    const [tour] = await createTours(fleet(), [{ capacity: 100, price: 20 }])
     const requests: BookingRequest[] = Array.from({ length: 30 }, (_, i) => ({
       key: run.key(i),
       body: { tourId: tour!.tourId, userId: run.userId(i), numberOfSpots: 1 + (i % 3), paymentMethod: i % 10 === 3 ? 'pm_card_chargeDeclined' : 'pm_card_visa' },
@@ -49,15 +38,15 @@ describe('saga recover, killed half-way and run again', () => {
 
     // Orphans: an orchestrator with no recovery loop starts 30 bookings while payment is down,
     // and dies with all of them RUNNING at their pivot.
-    await fleet.stop('payment')
-    const orchestrator = await spawnOrchestrator(fleet, { env: { SAGA_RECOVERY_INTERVAL_MS: '0' } })
+    await fleet().stop('payment')
+    const orchestrator = await spawnOrchestrator(fleet(), { env: { SAGA_RECOVERY_INTERVAL_MS: '0' } })
     const deadline = Date.now() + 30_000
     const started = await inPool(requests, 10, (request) => bookUntilAnswered(() => orchestrator.url, request, { waitMs: 0, deadline }))
     expect(started.map((answer) => answer.status)).toEqual(requests.map(() => 202))
     const atPivot = async () => (await sagasOfRun(db, run.prefix)).filter((s) => s.state === 'BOOKING_CREATED').length
     await expect.poll(atPivot, { timeout: 20_000 }).toBe(30)
     await orchestrator.stop('SIGKILL')
-    await fleet.start('payment')
+    await fleet().start('payment')
     await sleep(LEASE_TTL_MS + 200)
     const orphans = await sagasOfRun(db, run.prefix)
     expect(orphans.map((s) => s.status)).toEqual(requests.map(() => 'RUNNING'))
@@ -72,7 +61,7 @@ describe('saga recover, killed half-way and run again', () => {
       .toEqual(orphans.map(({ id, status, version, leaseEpoch, ownerId }) => ({ id, status, version, leaseEpoch, ownerId })))
 
     // The first run is killed as soon as it reports its first settled saga.
-    const first = runScript(CLI, ['recover', '--concurrency', '4'], orchestratorEnv(fleet))
+    const first = runScript(CLI, ['recover', '--concurrency', '4'], orchestratorEnv(fleet()))
     const firstSettled = await Promise.race([
       (async () => { while (!SETTLED_LINE.test(first.output())) await sleep(5) })().then(() => 'settled' as const),
       first.exited.then(() => 'exited' as const),

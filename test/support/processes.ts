@@ -1,7 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process'
-import { createServer } from 'node:net'
 import path from 'node:path'
 import { SERVICES, type ServiceName } from '../../platform/services.ts'
+import { serviceEntry } from '../../scripts/lib/service-entries.ts'
+import { freePorts } from './free-ports.ts'
 
 /**
  * Real service processes for cross-process suites: each one started as `npm run service`
@@ -11,10 +12,6 @@ import { SERVICES, type ServiceName } from '../../platform/services.ts'
 const ROOT = path.resolve(import.meta.dirname, '../..')
 const TSX_CLI = path.join(ROOT, 'node_modules/tsx/dist/cli.mjs')
 
-/** Entry point of each service, relative to the repository root. */
-export function entryPoint(name: ServiceName): string {
-  return name === 'orchestrator' ? 'orchestrator/src/http/server.ts' : `participants/${name}/main.ts`
-}
 
 export interface SpawnOptions {
   /** Longest wait for `GET /health` to answer 200. Default: 20000 ms. */
@@ -44,16 +41,8 @@ process.once('exit', () => {
 })
 
 /** A TCP port nothing listens on right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.unref()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))))
-    })
-  })
+export async function freePort(): Promise<number> {
+  return (await freePorts(1))[0]!
 }
 
 /**
@@ -68,7 +57,7 @@ export async function spawnService(name: ServiceName, env: NodeJS.ProcessEnv = {
   const childEnv: NodeJS.ProcessEnv = { ...process.env, HOST: '127.0.0.1', LOG_FORMAT: 'json', LOG_LEVEL: 'info', ...env, [portEnv]: String(port) }
   // Under vitest the logger would be silent; a real process should log like one.
   delete childEnv.VITEST
-  const child = spawn(process.execPath, [TSX_CLI, entryPoint(name)], {
+  const child = spawn(process.execPath, [TSX_CLI, serviceEntry(name)], {
     cwd: ROOT,
     env: childEnv,
     stdio: ['ignore', 'pipe', 'pipe'],

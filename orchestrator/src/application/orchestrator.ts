@@ -203,11 +203,16 @@ export class Orchestrator {
     }
   }
 
-  /** The saga as support staff see it: from the Redis mirror, else from Postgres. */
+  /**
+   * The saga as support staff see it. A finished saga (COMPLETED or FAILED never change again)
+   * comes from the Redis mirror; one still moving comes from Postgres, the truth, because the
+   * mirror may be a step behind, or far behind after a Redis outage.
+   */
   async getSagaView(sagaId: string): Promise<SagaView | undefined> {
     if (this.#redis?.status === 'ready') {
       const cached = await this.#redis.get(SAGA_KEY(sagaId)).catch(() => null)
-      if (cached) return JSON.parse(cached) as SagaView
+      const view = cached ? (JSON.parse(cached) as SagaView) : undefined
+      if (view && isTerminal(view.status)) return view
     }
     const saga = await this.store.findSaga(sagaId)
     return saga ? sagaView(saga) : undefined
@@ -268,11 +273,6 @@ export class Orchestrator {
     }
     this.#logger.info({ sagaId }, 'abort requested by an operator')
     return this.getSaga(sagaId)
-  }
-
-  /** Drives a saga in the background; its outcome is awaited by waitForOutcome. */
-  drive(saga: SagaInstance, owner: LeaseOwner, resumed: boolean): Promise<SagaInstance> {
-    return this.#drive(saga, owner, resumed)
   }
 
   #drive(saga: SagaInstance, owner: LeaseOwner, resumed: boolean): Promise<SagaInstance> {

@@ -1,4 +1,4 @@
-import type { SagaDefinition, StepDefinition } from './saga-definition.ts'
+import type { SagaDefinition } from './saga-definition.ts'
 import type { Phase, SagaFailure, SagaInstance, StepError, StepRecord } from './saga-instance.ts'
 
 // The engine's decisions, as pure functions: given a saga, what to do next (`nextAction`), and
@@ -209,4 +209,3 @@ function record(saga: SagaInstance, name: string, phase: Phase, update: { status
   else saga.steps.push(entry)
 }
 
-export type { StepDefinition }

@@ -157,16 +157,6 @@ export class PrismaSagaStore implements SagaStore {
     return row ? toInstance(row) : undefined
   }
 
-  async findByStartKey(startKey: string): Promise<SagaInstance | undefined> {
-    const row = await this.db.saga.findUnique({ where: { startKey } })
-    return row ? toInstance(row) : undefined
-  }
-
-  async findByBusinessKey(businessKey: string): Promise<SagaInstance | undefined> {
-    const row = await this.db.saga.findUnique({ where: { businessKey } })
-    return row ? toInstance(row) : undefined
-  }
-
   /**
    * Newest first, keyset-paginated on (created_at, id): the row comparison is an index bound,
    * so a page deep in a million sagas costs what the first one does. Reads only the columns a
@@ -260,10 +250,6 @@ export class PrismaSagaStore implements SagaStore {
           AND updated_at < now() - make_interval(secs => $1::double precision / 1000)
           AND ($3::text[] IS NULL OR type = ANY($3::text[]))
         ORDER BY lease_expires_at NULLS FIRST LIMIT $2`, options.olderThanMs ?? 0, options.limit ?? 1000, options.types ?? null)
-  }
-
-  async eventsOf(id: string) {
-    return this.db.sagaEvent.findMany({ where: { sagaId: id }, orderBy: { id: 'asc' } })
   }
 }
 

@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { PrismaClient } from '../../../platform/database.ts'
+import { afterAll, beforeAll } from 'vitest'
+import { createDatabase, type PrismaClient } from '../../../platform/database.ts'
 import { PARTICIPANT_NAMES, SERVICES, type ParticipantName } from '../../../platform/services.ts'
-import { freePort, type RunningService, spawnService } from '../../support/processes.ts'
+import { freePorts } from '../../support/free-ports.ts'
+import { freePort, type RunningService, spawnService, stopAll } from '../../support/processes.ts'
 
 /**
  * The pieces the crash-recovery suites share: the six participants as real processes on fixed
@@ -32,7 +34,9 @@ export interface ParticipantFleet {
 }
 
 export async function startParticipants(): Promise<ParticipantFleet> {
-  const ports = Object.fromEntries(await Promise.all(PARTICIPANT_NAMES.map(async (name) => [name, await freePort()] as const))) as Record<ParticipantName, number>
+  // Picked together, so no two participants are handed the same port.
+  const picked = await freePorts(PARTICIPANT_NAMES.length)
+  const ports = Object.fromEntries(PARTICIPANT_NAMES.map((name, i) => [name, picked[i]!])) as Record<ParticipantName, number>
   const urls = Object.fromEntries(PARTICIPANT_NAMES.map((name) => [name, `http://127.0.0.1:${ports[name]}`])) as Record<ParticipantName, string>
   const services = new Map<ParticipantName, RunningService>()
   const start = async (name: ParticipantName) => {
@@ -48,6 +52,23 @@ export async function startParticipants(): Promise<ParticipantFleet> {
       services.delete(name)
     },
   }
+}
+
+/**
+ * The set-up every fleet suite shares: the six participants started once for the file, a
+ * Prisma client on the test database, and both torn down (with every process) after it.
+ */
+export function useParticipantFleet(): { db: PrismaClient; fleet: () => ParticipantFleet } {
+  const db = createDatabase()
+  let fleet: ParticipantFleet | undefined
+  beforeAll(async () => {
+    fleet = await startParticipants()
+  }, 60_000)
+  afterAll(async () => {
+    await stopAll()
+    await db.$disconnect()
+  })
+  return { db, fleet: () => fleet! }
 }
 
 export interface OrchestratorOptions {
