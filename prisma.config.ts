@@ -1,5 +1,5 @@
 import { defineConfig } from 'prisma/config'
-import { databaseUrl } from './platform/config.ts'
+import { loadConfig } from './platform/config.ts'
 
 // Prisma CLI configuration. The schema is a folder: one file per owning service.
 // The CLI is only used for `generate` here; migrations are applied by scripts/migrate.ts
@@ -8,5 +8,5 @@ import { databaseUrl } from './platform/config.ts'
 export default defineConfig({
   schema: 'prisma/schema',
   migrations: { path: 'prisma/migrations' },
-  datasource: { url: databaseUrl() },
+  datasource: { url: loadConfig().DATABASE_URL },
 })

@@ -1,9 +1,11 @@
 import { defineConfig } from 'vitest/config'
+import { loadConfig } from './platform/config.ts'
 import { testDatabaseUrl } from './scripts/lib/test-database.ts'
 
 const shared = {
   globalSetup: ['test/global-setup.ts'],
-  env: { DATABASE_URL: testDatabaseUrl(), NODE_ENV: 'test' },
+  // Quiet unless asked: services built in a test log nothing by default.
+  env: { DATABASE_URL: testDatabaseUrl(loadConfig()), NODE_ENV: 'test', LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent' },
   testTimeout: 30_000,
   hookTimeout: 60_000,
   pool: 'forks' as const,

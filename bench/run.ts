@@ -5,7 +5,7 @@ import path from 'node:path'
 import { Command, InvalidArgumentError, Option } from 'commander'
 import { Redis } from 'ioredis'
 import pg from 'pg'
-import { databaseUrl, redisUrl } from '../platform/config.ts'
+import { loadConfig } from '../platform/config.ts'
 import { migrateDatabase } from '../scripts/lib/migrate.ts'
 import { stopAll } from '../test/support/processes.ts'
 import { calibrate } from './lib/calibrate.ts'
@@ -76,7 +76,7 @@ const selected = new Set<Section>(options.only
 /** `BENCH_DATABASE_URL`, else `DATABASE_URL` with the database renamed saga_bench: never the dev or test data. */
 function benchDatabaseUrl(): string {
   if (process.env.BENCH_DATABASE_URL) return process.env.BENCH_DATABASE_URL
-  const url = new URL(databaseUrl())
+  const url = new URL(loadConfig().DATABASE_URL)
   url.pathname = '/saga_bench'
   return url.toString()
 }
@@ -84,7 +84,7 @@ function benchDatabaseUrl(): string {
 /** `BENCH_REDIS_URL`, else `REDIS_URL` on logical database 13, which the bench empties at the end. */
 function benchRedisUrl(): string {
   if (process.env.BENCH_REDIS_URL) return process.env.BENCH_REDIS_URL
-  const url = new URL(redisUrl())
+  const url = new URL(loadConfig().REDIS_URL)
   url.pathname = '/13'
   return url.toString()
 }

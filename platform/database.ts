@@ -1,7 +1,7 @@
 import { PrismaPg } from '@prisma/adapter-pg'
 import pg from 'pg'
 import { PrismaClient } from '../generated/prisma/client.ts'
-import { databaseUrl } from './config.ts'
+import { loadConfig } from './config.ts'
 
 export type { PrismaClient }
 export type { Prisma } from '../generated/prisma/client.ts'
@@ -21,9 +21,10 @@ const pools = new WeakMap<PrismaClient, pg.Pool>()
  * directly (see poolOf). Disconnecting the client ends the pool.
  */
 export function createDatabase(options: DatabaseOptions = {}): PrismaClient {
+  const config = options.url && options.poolSize ? undefined : loadConfig()
   const pool = new pg.Pool({
-    connectionString: options.url ?? databaseUrl(),
-    max: options.poolSize ?? (Number(process.env.DATABASE_POOL_SIZE) || 10),
+    connectionString: options.url ?? config!.DATABASE_URL,
+    max: options.poolSize ?? config!.DATABASE_POOL_SIZE,
     connectionTimeoutMillis: 5_000,
   })
   // An idle connection dropped by the server is replaced on next use; without a listener

@@ -1,5 +1,6 @@
 import pino, { type Logger, type LoggerOptions } from 'pino'
 import pretty from 'pino-pretty'
+import { loadConfig } from './config.ts'
 
 /**
  * Paths pino replaces with "[Redacted]" on every line of every service: bearer tokens,
@@ -33,7 +34,7 @@ export const REDACT_PATHS = [
 export interface LoggerSettings {
   /** Service name on every line. */
   service: string
-  /** `LOG_LEVEL`. Default: "info" ("silent" under tests unless LOG_LEVEL is set). */
+  /** Default: `LOG_LEVEL` (info; the test configuration sets silent). */
   level?: string
   /**
    * `LOG_FORMAT`: "json" or "pretty". Default: pretty when stdout is a terminal, JSON otherwise
@@ -44,7 +45,7 @@ export interface LoggerSettings {
 
 export function loggerOptions(settings: LoggerSettings): LoggerOptions {
   return {
-    level: settings.level ?? process.env.LOG_LEVEL ?? (process.env.VITEST ? 'silent' : 'info'),
+    level: settings.level ?? loadConfig().LOG_LEVEL ?? 'info',
     base: { service: settings.service, pid: process.pid },
     redact: { paths: REDACT_PATHS, censor: '[Redacted]' },
     timestamp: pino.stdTimeFunctions.isoTime,
@@ -52,7 +53,7 @@ export function loggerOptions(settings: LoggerSettings): LoggerOptions {
 }
 
 export function logFormat(settings: Pick<LoggerSettings, 'format'> = {}): 'json' | 'pretty' {
-  const configured = settings.format ?? process.env.LOG_FORMAT
+  const configured = settings.format ?? loadConfig().LOG_FORMAT
   if (configured === 'json' || configured === 'pretty') return configured
   return process.stdout.isTTY ? 'pretty' : 'json'
 }

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis'
 import type { Logger } from 'pino'
-import { redisUrl } from './config.ts'
+import { loadConfig } from './config.ts'
 
 export type { Redis }
 
@@ -16,7 +16,7 @@ export interface RedisOptions {
  * keeps reconnecting in the background. Outages are logged once, not once per retry.
  */
 export function createRedis(options: RedisOptions = {}): Redis {
-  const redis = new Redis(options.url ?? redisUrl(), {
+  const redis = new Redis(options.url ?? loadConfig().REDIS_URL, {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     connectTimeout: 2_000,

@@ -1,5 +1,7 @@
+import type { Config } from './config.ts'
+
 /**
- * The seven processes of the system, their default ports and the environment variables that
+ * The processes of the system, their default ports and the environment variables that
  * configure them. The single source for ports and URLs (contract: "Processes, ports").
  */
 export const SERVICES = {
@@ -21,27 +23,23 @@ export function isServiceName(name: string): name is ServiceName {
   return Object.hasOwn(SERVICES, name)
 }
 
-/** Bind address. Default: 127.0.0.1 */
-export function bindHost(env: NodeJS.ProcessEnv = process.env): string {
-  return env.HOST || '127.0.0.1'
-}
-
 /** Port of a service: `<NAME>_PORT`, else its default. */
-export function servicePort(name: ServiceName, env: NodeJS.ProcessEnv = process.env): number {
-  const raw = env[SERVICES[name].portEnv]
-  if (raw === undefined || raw === '') return SERVICES[name].port
-  const port = Number(raw)
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new Error(`${SERVICES[name].portEnv} must be a port number, got "${raw}"`)
-  }
-  return port
+export function servicePort(name: ServiceName, config: Config): number {
+  return config[SERVICES[name].portEnv]
 }
 
-/** Base URL the orchestrator uses for a service: `<NAME>_URL`, else http://127.0.0.1:<port>. */
-export function serviceUrl(name: ServiceName, env: NodeJS.ProcessEnv = process.env): string {
-  const configured = env[SERVICES[name].urlEnv]
-  if (configured) return configured.replace(/\/+$/, '')
-  const host = bindHost(env)
-  const reachable = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host
-  return `http://${reachable}:${servicePort(name, env)}`
+/** Where this machine reaches a service started here: loopback when it binds every interface. */
+export function localServiceUrl(name: ServiceName, config: Config): string {
+  const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST
+  return `http://${host.includes(':') ? `[${host}]` : host}:${servicePort(name, config)}`
+}
+
+/** Base URL the orchestrator uses for a service: `<NAME>_URL`, else the local address. */
+export function serviceUrl(name: ServiceName, config: Config): string {
+  return config[SERVICES[name].urlEnv] ?? localServiceUrl(name, config)
+}
+
+/** Base URLs of every participant, by name. */
+export function participantUrls(config: Config): Record<ParticipantName, string> {
+  return Object.fromEntries(PARTICIPANT_NAMES.map((name) => [name, serviceUrl(name, config)])) as Record<ParticipantName, string>
 }

@@ -1,12 +1,12 @@
 import { parseArgs } from 'node:util'
-import { databaseUrl } from '../platform/config.ts'
+import { loadConfig } from '../platform/config.ts'
 import { createMigration, migrateDatabase } from './lib/migrate.ts'
 
 // `npm run db:migrate` applies pending migrations (creating the database if missing).
 // `npm run db:diff -- <name> [--from <git ref>]` writes a new migration from the schema
 // changes since the ref (default HEAD).
 const { values, positionals } = parseArgs({ options: { create: { type: 'boolean' }, from: { type: 'string', default: 'HEAD' } }, allowPositionals: true })
-const url = databaseUrl()
+const url = loadConfig().DATABASE_URL
 if (values.create) {
   const dir = await createMigration(url, positionals[0] ?? 'change', values.from)
   console.log(dir ? `Wrote ${dir}` : 'The schema matches the migrations: nothing to write.')

@@ -1,4 +1,4 @@
-import { databaseUrl, redisUrl } from '../platform/config.ts'
+import { loadConfig } from '../platform/config.ts'
 import { createDatabase } from '../platform/database.ts'
 import { unreachableServers } from './lib/check-servers.ts'
 import { migrateDatabase } from './lib/migrate.ts'
@@ -6,8 +6,9 @@ import { describeSeed, seedDemoData } from './lib/seed.ts'
 
 // `npm run db:seed`: brings the database up to date, then writes the demo tours and hotel
 // that are not there yet (see scripts/lib/seed.ts). `npm start` does the same at every start.
-const url = databaseUrl()
-const problems = (await unreachableServers(url, redisUrl())).filter((line) => line.startsWith('PostgreSQL'))
+const config = loadConfig()
+const url = config.DATABASE_URL
+const problems = (await unreachableServers(url, config.REDIS_URL)).filter((line) => line.startsWith('PostgreSQL'))
 if (problems.length) {
   for (const line of problems) console.error(line)
   process.exit(2)

@@ -1,5 +1,5 @@
 import { pathToFileURL } from 'node:url'
-import { databaseUrl, redisUrl } from '../platform/config.ts'
+import { loadConfig } from '../platform/config.ts'
 import { isServiceName, SERVICE_NAMES } from '../platform/services.ts'
 import { unreachableServers } from './lib/check-servers.ts'
 import { migrateDatabase } from './lib/migrate.ts'
@@ -12,8 +12,9 @@ if (!name || !isServiceName(name) || process.argv.length > 3) {
   console.error(`Usage: npm run service -- <name>, where <name> is one of: ${SERVICE_NAMES.join(', ')}`)
   process.exit(2)
 }
-const url = databaseUrl()
-const problems = await unreachableServers(url, redisUrl())
+const config = loadConfig()
+const url = config.DATABASE_URL
+const problems = await unreachableServers(url, config.REDIS_URL)
 if (problems.length) {
   for (const line of problems) console.error(line)
   process.exit(2)

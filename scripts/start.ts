@@ -1,12 +1,12 @@
 import { existsSync } from 'node:fs'
 import path from 'node:path'
-import { databaseUrl, redisUrl } from '../platform/config.ts'
+import { isProduction, loadConfig } from '../platform/config.ts'
 import { createDatabase } from '../platform/database.ts'
-import { bindHost, SERVICE_NAMES, SERVICES, servicePort } from '../platform/services.ts'
+import { localServiceUrl, SERVICE_NAMES, SERVICES, servicePort } from '../platform/services.ts'
 import { unreachableServers } from './lib/check-servers.ts'
 import { migrateDatabase } from './lib/migrate.ts'
 import { describeSeed, seedDemoData } from './lib/seed.ts'
-import { localServiceUrl, serviceEntry } from './lib/service-entries.ts'
+import { serviceEntry } from './lib/service-entries.ts'
 import { createSupervisor, portIsFree } from './lib/supervisor.ts'
 
 // `npm start`: checks Postgres and Redis, migrates, seeds the demo data, then runs all seven
@@ -16,13 +16,14 @@ import { createSupervisor, portIsFree } from './lib/supervisor.ts'
 // ready (a server unreachable, a port taken, an entry point missing).
 
 const root = path.resolve(import.meta.dirname, '..')
-const url = databaseUrl()
+const config = loadConfig()
+const url = config.DATABASE_URL
 
-const problems = await unreachableServers(url, redisUrl())
+const problems = await unreachableServers(url, config.REDIS_URL)
 for (const name of SERVICE_NAMES) {
   const { portEnv } = SERVICES[name]
-  if (!(await portIsFree(servicePort(name), bindHost()))) {
-    problems.push(`Port ${servicePort(name)} (${name}) is already in use: is the system already running? Stop it or set ${portEnv}.`)
+  if (!(await portIsFree(servicePort(name, config), config.HOST))) {
+    problems.push(`Port ${servicePort(name, config)} (${name}) is already in use: is the system already running? Stop it or set ${portEnv}.`)
   }
 }
 for (const name of SERVICE_NAMES) {
@@ -45,7 +46,7 @@ try {
 const supervisor = createSupervisor({
   name: 'start',
   cwd: root,
-  services: SERVICE_NAMES.map((name) => ({ name, entry: serviceEntry(name), healthUrl: `${localServiceUrl(name)}/health` })),
+  services: SERVICE_NAMES.map((name) => ({ name, entry: serviceEntry(name), healthUrl: `${localServiceUrl(name, config)}/health` })),
 })
 
 // One Ctrl-C often arrives more than once within milliseconds: the terminal signals npm, the
@@ -81,7 +82,7 @@ else supervisor.log('error', `stopped every service: ${result.message}`)
 process.exit(result.reason === 'stopped' ? 0 : 1)
 
 function printBanner(): void {
-  const api = localServiceUrl('orchestrator')
+  const api = localServiceUrl('orchestrator', config)
   const participants = SERVICE_NAMES.filter((name) => name !== 'orchestrator')
   const width = Math.max(...participants.map((name) => name.length))
   const lines = [
@@ -91,9 +92,9 @@ function printBanner(): void {
     `  API docs      ${api}/docs`,
     `  UI            ${api}/ui`,
     '  Participants',
-    ...participants.map((name) => `    ${name.padEnd(width)}  ${localServiceUrl(name)}`),
+    ...participants.map((name) => `    ${name.padEnd(width)}  ${localServiceUrl(name, config)}`),
   ]
-  if (!process.env.API_TOKENS && process.env.NODE_ENV !== 'production') {
+  if (!config.API_TOKENS && !isProduction(config)) {
     lines.push('  Tokens        API_TOKENS is unset: use "Authorization: Bearer dev-client" (or dev-support, dev-operator)')
   }
   lines.push('Press Ctrl-C to stop.', '')

@@ -1,13 +1,14 @@
 import { spawn } from 'node:child_process'
 import path from 'node:path'
-import { redisUrl } from '../platform/config.ts'
+import { loadConfig } from '../platform/config.ts'
 import { unreachableServers } from './lib/check-servers.ts'
 import { testDatabaseUrl } from './lib/test-database.ts'
 
 // `npm test [-- vitest args]`: checks the servers, then runs vitest against the test database.
 // (Migrating it happens in vitest's global setup, so `npx vitest` alone behaves the same.)
-const url = testDatabaseUrl()
-const problems = await unreachableServers(url, redisUrl())
+const config = loadConfig()
+const url = testDatabaseUrl(config)
+const problems = await unreachableServers(url, config.REDIS_URL)
 if (problems.length) {
   for (const line of problems) console.error(line)
   process.exit(2)

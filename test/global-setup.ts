@@ -1,4 +1,4 @@
-import { redisUrl } from '../platform/config.ts'
+import { loadConfig } from '../platform/config.ts'
 import { unreachableServers } from '../scripts/lib/check-servers.ts'
 import { migrateDatabase } from '../scripts/lib/migrate.ts'
 import { testDatabaseUrl } from '../scripts/lib/test-database.ts'
@@ -10,9 +10,10 @@ const once = globalThis as { __sagaTestSetup?: Promise<void> }
 
 export default function setup(): Promise<void> {
   once.__sagaTestSetup ??= (async () => {
-    const url = testDatabaseUrl()
+    const config = loadConfig()
+    const url = testDatabaseUrl(config)
     process.env.DATABASE_URL = url
-    const problems = await unreachableServers(url, redisUrl())
+    const problems = await unreachableServers(url, config.REDIS_URL)
     if (problems.length) {
       for (const line of problems) console.error(line)
       process.exit(2)

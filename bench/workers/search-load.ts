@@ -6,6 +6,7 @@ import { buildOrchestratorApp } from '../../orchestrator/src/http/app.ts'
 import { encodeCursor } from '../../orchestrator/src/persistence/prisma-saga-store.ts'
 import { createSagaRegistry } from '../../orchestrator/src/sagas/index.ts'
 import { HttpCommandClient } from '../../orchestrator/src/transport/http-command-client.ts'
+import { configWith } from '../../platform/config.ts'
 import { createLogger } from '../../platform/logger.ts'
 import { createRedis } from '../../platform/redis.ts'
 import { benchSaga } from '../bench-saga.ts'
@@ -47,7 +48,7 @@ export async function runSearch(task: SearchTask, gate: Gate): Promise<Finished<
     redis: redis ?? null,
     registry: createSagaRegistry().register(benchSaga),
     transport: new HttpCommandClient({ baseUrls: {} }),
-    env: { NODE_ENV: 'production', API_TOKENS: `support:${TOKEN}`, RATE_LIMIT_MAX: '0' },
+    config: configWith({ NODE_ENV: 'production', API_TOKENS: `support:${TOKEN}`, RATE_LIMIT_MAX: '0' }),
     logger: createLogger({ service: 'orchestrator', format: 'json', level: process.env.LOG_LEVEL ?? 'info' }),
   })
   await app.listen({ port: 0, host: '127.0.0.1' })

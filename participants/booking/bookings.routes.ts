@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import { type Booking, Prisma } from '../../generated/prisma/client.ts'
 import { AppError } from '../../platform/errors.ts'
-import { currencySchema, toMajor, toMinor } from '../shared/money.ts'
-import { cancellationPolicySchema } from '../shared/schemas.ts'
+import { currency as currencySchema, cancellationPolicy as cancellationPolicySchema } from '../../platform/vocabulary.ts'
+import { toMajor, toMinor } from '../../platform/money.ts'
 import { quoteCancellation } from './cancellation-policy.ts'
 
 const uuid = { type: 'string', format: 'uuid' } as const

@@ -1,4 +1,6 @@
+import { loadConfig } from '../../platform/config.ts'
 import { startParticipant } from '../shared/server.ts'
 import { buildBooking } from './booking.app.ts'
 
-await startParticipant('booking', await buildBooking())
+const config = loadConfig()
+await startParticipant('booking', await buildBooking({ config }), config)

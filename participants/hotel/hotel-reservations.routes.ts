@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import type { HotelReservation } from '../../generated/prisma/client.ts'
 import type { Prisma } from '../../platform/database.ts'
 import { AppError } from '../../platform/errors.ts'
-import { toMajor } from '../shared/money.ts'
+import { toMajor } from '../../platform/money.ts'
 import { giveBackRooms, takeRooms, type Stay } from './room-nights.ts'
 import { isoDateOf, nightsBetween, stayProblem, todayUtc } from './stay.ts'
 

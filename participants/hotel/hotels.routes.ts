@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import type { Hotel, RoomType } from '../../generated/prisma/client.ts'
 import { AppError } from '../../platform/errors.ts'
-import { currencySchema, toMajor, toMinor } from '../shared/money.ts'
+import { currency as currencySchema } from '../../platform/vocabulary.ts'
+import { toMajor, toMinor } from '../../platform/money.ts'
 import { addDays, isoDateOf, nightsFrom, todayUtc } from './stay.ts'
 
 const uuid = { type: 'string', format: 'uuid' } as const

@@ -1,4 +1,6 @@
+import { loadConfig } from '../../platform/config.ts'
 import { startParticipant } from '../shared/server.ts'
 import { buildHotel } from './hotel.app.ts'
 
-await startParticipant('hotel', await buildHotel())
+const config = loadConfig()
+await startParticipant('hotel', await buildHotel({ config }), config)

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import type { LoyaltyAccount } from '../../generated/prisma/client.ts'
 import type { Prisma } from '../../platform/database.ts'
 import { AppError } from '../../platform/errors.ts'
-import { currencySchema } from '../shared/money.ts'
+import { currency as currencySchema } from '../../platform/vocabulary.ts'
 import { pointsFor, tierOf } from './tiers.ts'
 
 // Points move exactly once per (user, reference), whatever the Idempotency-Key: the unique

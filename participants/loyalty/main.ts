@@ -1,4 +1,6 @@
+import { loadConfig } from '../../platform/config.ts'
 import { startParticipant } from '../shared/server.ts'
 import { buildLoyalty } from './loyalty.app.ts'
 
-await startParticipant('loyalty', await buildLoyalty())
+const config = loadConfig()
+await startParticipant('loyalty', await buildLoyalty({ config }), config)

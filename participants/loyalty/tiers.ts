@@ -1,4 +1,4 @@
-import { minorPerMajor, toMinor } from '../shared/money.ts'
+import { minorPerMajor, toMinor } from '../../platform/money.ts'
 
 // Tiers follow lifetime points; a tier multiplies the points every later earn gives.
 // Multipliers are kept in tenths so that points are computed in integers: 35 × 1.2 in

@@ -1,4 +1,6 @@
+import { loadConfig } from '../../platform/config.ts'
 import { startParticipant } from '../shared/server.ts'
 import { buildNotification } from './notification.app.ts'
 
-await startParticipant('notification', await buildNotification())
+const config = loadConfig()
+await startParticipant('notification', await buildNotification({ config }), config)

@@ -1,4 +1,4 @@
-import { minorPerMajor } from '../shared/money.ts'
+import { minorPerMajor } from '../../platform/money.ts'
 
 // What each notification says. Pure functions of the saga's facts: a fact that is missing
 // leaves its sentence out rather than printing "undefined".

@@ -1,4 +1,6 @@
+import { loadConfig } from '../../platform/config.ts'
 import { startParticipant } from '../shared/server.ts'
 import { buildPayment } from './payment.app.ts'
 
-await startParticipant('payment', await buildPayment())
+const config = loadConfig()
+await startParticipant('payment', await buildPayment({ config }), config)

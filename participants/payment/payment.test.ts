@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { command, participantHarness } from '../../test/support/participant-harness.ts'
-import { buildPayment, paymentProviderFromEnvironment } from './payment.app.ts'
+import { buildPayment, paymentProviderFromConfig } from './payment.app.ts'
 import { createSimulatorProvider } from './simulator-provider.ts'
 
 const harness = participantHarness()
@@ -36,8 +36,8 @@ const refundRows = (paymentId: string) => harness.db.refund.findMany({ where: { 
 
 describe('payment (simulator)', () => {
   it('chooses Stripe only when STRIPE_SECRET_KEY is set', () => {
-    expect(paymentProviderFromEnvironment({}).name).toBe('simulator')
-    expect(paymentProviderFromEnvironment({ STRIPE_SECRET_KEY: 'sk_test_123' }).name).toBe('stripe')
+    expect(paymentProviderFromConfig({ STRIPE_SECRET_KEY: undefined, STRIPE_API_BASE: undefined }).name).toBe('simulator')
+    expect(paymentProviderFromConfig({ STRIPE_SECRET_KEY: 'sk_test_123', STRIPE_API_BASE: undefined }).name).toBe('stripe')
   })
 
   describe('charge', () => {

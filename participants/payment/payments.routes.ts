@@ -2,8 +2,9 @@ import { createHash, randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify'
 import type { Payment, Prisma } from '../../generated/prisma/client.ts'
 import { AppError } from '../../platform/errors.ts'
-import { currencySchema, toMajor, toMinor } from '../shared/money.ts'
-import { idempotencyKeyOf } from '../shared/request-context.ts'
+import { currency as currencySchema } from '../../platform/vocabulary.ts'
+import { toMajor, toMinor } from '../../platform/money.ts'
+import { idempotencyKeyOf } from '../../platform/request-context.ts'
 import type { PaymentProvider } from './payment-provider.ts'
 
 const uuid = { type: 'string', format: 'uuid' } as const

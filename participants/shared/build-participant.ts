@@ -1,21 +1,24 @@
 import helmet from '@fastify/helmet'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync, type FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
+import { type Config, loadConfig } from '../../platform/config.ts'
 import { createDatabase, type PrismaClient } from '../../platform/database.ts'
-import { errorBody } from '../../platform/errors.ts'
 import { frameworkErrors, installErrorHandling } from '../../platform/http-errors.ts'
 import { createLogger } from '../../platform/logger.ts'
+import { registerReadiness } from '../../platform/readiness.ts'
 import { createRedis, type Redis } from '../../platform/redis.ts'
 import type { ParticipantName } from '../../platform/services.ts'
 import { installValidation } from '../../platform/validation.ts'
 import idempotency from './idempotency.plugin.ts'
 import requestMetrics from './request-metrics.plugin.ts'
-import { requestBindings } from './request-context.ts'
+import { requestBindings } from '../../platform/request-context.ts'
 
 export interface ParticipantOptions {
   name: ParticipantName
   /** The Postgres schema this service owns (holds its `idempotency_keys` table). */
   schema: string
+  /** Default: loadConfig() (the process environment). */
+  config?: Config
   /** The service's routes, registered after the shared plugins. */
   routes: FastifyPluginAsync
   /** Default: a new client on `DATABASE_URL`, closed with the app. */
@@ -45,9 +48,10 @@ declare module 'fastify' {
  * `/ready`, and the idempotency plugin in front of every mutating route.
  */
 export async function buildParticipant(options: ParticipantOptions): Promise<FastifyInstance> {
-  const logger = options.logger ?? createLogger({ service: options.name })
-  const db = options.db ?? createDatabase()
-  const redis = options.redis === null ? undefined : options.redis ?? createRedis({ logger })
+  const config = options.config ?? loadConfig()
+  const logger = options.logger ?? createLogger({ service: options.name, level: config.LOG_LEVEL ?? 'info', ...(config.LOG_FORMAT ? { format: config.LOG_FORMAT } : {}) })
+  const db = options.db ?? createDatabase({ url: config.DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE })
+  const redis = options.redis === null ? undefined : options.redis ?? createRedis({ url: config.REDIS_URL, logger })
 
   const app: FastifyInstance = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
@@ -72,15 +76,7 @@ export async function buildParticipant(options: ParticipantOptions): Promise<Fas
   await app.register(helmet)
   await app.register(requestMetrics, { service: options.name })
 
-  app.get('/health', async () => ({ status: 'ok', service: options.name }))
-  app.get('/ready', async (_request, reply) => {
-    const postgres = await db.$queryRawUnsafe('SELECT 1').then(() => 'up', () => 'down')
-    const cache = redis ? await redis.ping().then(() => 'up', () => 'down') : 'disabled'
-    const ready = postgres === 'up' && cache !== 'down'
-    if (ready) return { status: 'ready', postgres, redis: cache }
-    // A 503 like any other: in the contract's error shape, with what is down beside it.
-    return reply.code(503).send({ status: 'unavailable', postgres, redis: cache, ...errorBody('SERVICE_UNAVAILABLE', 'Postgres or Redis is unreachable') })
-  })
+  registerReadiness(app, { service: options.name, db, redis })
 
   await app.register(idempotency, {
     service: options.name,
@@ -88,7 +84,7 @@ export async function buildParticipant(options: ParticipantOptions): Promise<Fas
     db,
     redis,
     transactionTimeoutMs: options.transactionTimeoutMs,
-    onCommitted: options.onCommitted ?? faultFromEnvironment(),
+    onCommitted: options.onCommitted ?? faultFromConfig(config),
   })
   await app.register(options.routes)
   return app
@@ -98,7 +94,7 @@ export async function buildParticipant(options: ParticipantOptions): Promise<Fas
  * `PARTICIPANT_FAULT=exit-after-commit` makes the process die right after a command commits
  * and before it answers: the crash the idempotency plugin must survive (used by tests).
  */
-function faultFromEnvironment(): ParticipantOptions['onCommitted'] {
-  if (process.env.PARTICIPANT_FAULT !== 'exit-after-commit') return undefined
+function faultFromConfig(config: Config): ParticipantOptions['onCommitted'] {
+  if (config.PARTICIPANT_FAULT !== 'exit-after-commit') return undefined
   return () => process.exit(75)
 }

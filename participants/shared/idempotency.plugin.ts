@@ -4,7 +4,8 @@ import fp from 'fastify-plugin'
 import type { Prisma, PrismaClient } from '../../platform/database.ts'
 import { AppError, type ErrorBody } from '../../platform/errors.ts'
 import { type Redis, tryRedis } from '../../platform/redis.ts'
-import { HEADERS, idempotencyKeyOf } from './request-context.ts'
+import { canonicalJson } from '../../platform/canonical-json.ts'
+import { HEADERS, idempotencyKeyOf } from '../../platform/request-context.ts'
 
 export interface IdempotencyOptions {
   /** Service name, part of the Redis cache key. */
@@ -142,15 +143,6 @@ function answer(reply: FastifyReply, stored: StoredResponse, fingerprint: string
 /** Hash of what the command is about: its path parameters and body (key order ignored). */
 export function fingerprintOf(request: Pick<FastifyRequest, 'params' | 'body'>): string {
   return createHash('sha256').update(canonicalJson({ params: request.params ?? {}, body: request.body ?? null })).digest('hex')
-}
-
-export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null'
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`
-  const entries = Object.entries(value as Record<string, unknown>)
-    .filter(([, v]) => v !== undefined)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`
 }
 
 function toArray<T>(value: T | T[] | undefined): T[] {

@@ -1,4 +1,6 @@
+import { loadConfig } from '../../platform/config.ts'
 import { startParticipant } from '../shared/server.ts'
 import { buildTourCatalog } from './tour-catalog.app.ts'
 
-await startParticipant('tour-catalog', await buildTourCatalog())
+const config = loadConfig()
+await startParticipant('tour-catalog', await buildTourCatalog({ config }), config)

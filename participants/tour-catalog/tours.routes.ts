@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import type { Tour } from '../../generated/prisma/client.ts'
 import { AppError } from '../../platform/errors.ts'
-import { currencySchema, toMajor, toMinor } from '../shared/money.ts'
-import { cancellationPolicySchema } from '../shared/schemas.ts'
+import { currency as currencySchema, cancellationPolicy as cancellationPolicySchema } from '../../platform/vocabulary.ts'
+import { toMajor, toMinor } from '../../platform/money.ts'
 
 const uuid = { type: 'string', format: 'uuid' } as const
 const isoDate = { type: 'string', format: 'date' } as const

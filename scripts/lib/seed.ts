@@ -1,5 +1,5 @@
 import type { PrismaClient } from '../../platform/database.ts'
-import { toMinor } from '../../participants/shared/money.ts'
+import { toMinor } from '../../platform/money.ts'
 
 // Demo data for `npm start` and `npm run db:seed`: a few tours and one hotel, written straight
 // into the tour-catalog and hotel schemas. Ids are fixed so that seeding is idempotent: rows

@@ -1,3 +1,4 @@
+import { configWith } from '../../platform/config.ts'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { createLogger } from '../../platform/logger.ts'
 import type { ParticipantName } from '../../platform/services.ts'
@@ -80,7 +81,7 @@ export async function startSystem(options: SystemOptions = {}) {
     redis: shared.redis,
     logger: quiet.child({ service: 'orchestrator' }),
     transport: new HttpCommandClient({ baseUrls }),
-    env: { ...process.env, RATE_LIMIT_MAX: '0', API_TOKENS: '' , NODE_ENV: 'test' },
+    config: configWith({ RATE_LIMIT_MAX: '0', API_TOKENS: '', NODE_ENV: 'test' }),
     ...(options.registry ? { registry: options.registry } : {}),
     ...options.orchestrator,
   })

@@ -1,9 +1,9 @@
 import { createHash, randomUUID } from 'node:crypto'
 import type { Logger } from 'pino'
 import type { PrismaClient } from '../../../platform/database.ts'
+import { canonicalJson } from '../../../platform/canonical-json.ts'
 import { AppError } from '../../../platform/errors.ts'
 import type { Redis } from '../../../platform/redis.ts'
-import { canonicalJson } from '../../../participants/shared/idempotency.plugin.ts'
 import { applyEvent } from '../engine/decide.ts'
 import type { CommandTransport, EngineObserver, LeaseOwner } from '../engine/ports.ts'
 import { recoverPendingSagas, type RecoveryOptions, type RecoverySummary } from '../engine/recover-pending-sagas.ts'
@@ -23,9 +23,9 @@ export interface OrchestratorOptions {
   logger: Logger
   /** Identifies this process as a lease owner. Default: a fresh UUID per process. */
   instanceId?: string
-  /** Lease length; renewed every third of it. Default: `SAGA_LEASE_TTL_MS`, else 15000 ms */
+  /** Lease length; renewed every third of it. Default: 15000 ms (`SAGA_LEASE_TTL_MS`) */
   leaseTtlMs?: number
-  /** How often the background loop looks for orphaned sagas. Default: `SAGA_RECOVERY_INTERVAL_MS`, else 5000 ms; 0 turns it off */
+  /** How often the background loop looks for orphaned sagas. Default: 5000 ms (`SAGA_RECOVERY_INTERVAL_MS`); 0 turns it off */
   recoveryIntervalMs?: number
   /** Counts takeovers and recovery passes. */
   onRecovery?: (trigger: string, summary: RecoverySummary) => void
@@ -68,8 +68,8 @@ export class Orchestrator {
     this.instanceId = options.instanceId ?? randomUUID()
     this.#redis = options.redis
     this.#logger = options.logger
-    this.store = new PrismaSagaStore(options.db, { leaseTtlMs: options.leaseTtlMs ?? (Number(process.env.SAGA_LEASE_TTL_MS) || 15_000) })
-    this.#recoveryIntervalMs = options.recoveryIntervalMs ?? (process.env.SAGA_RECOVERY_INTERVAL_MS !== undefined ? Number(process.env.SAGA_RECOVERY_INTERVAL_MS) : 5_000)
+    this.store = new PrismaSagaStore(options.db, { leaseTtlMs: options.leaseTtlMs ?? 15_000 })
+    this.#recoveryIntervalMs = options.recoveryIntervalMs ?? 5_000
     this.#onRecovery = options.onRecovery
     this.#observer = options.observer
     this.runner = new SagaRunner({

@@ -3,7 +3,8 @@ import { AppError } from '../../../platform/errors.ts'
 import { createDatabase } from '../../../platform/database.ts'
 import { createLogger } from '../../../platform/logger.ts'
 import { createRedis } from '../../../platform/redis.ts'
-import { PARTICIPANT_NAMES, serviceUrl } from '../../../platform/services.ts'
+import { loadConfig } from '../../../platform/config.ts'
+import { participantUrls } from '../../../platform/services.ts'
 import { Orchestrator } from '../application/orchestrator.ts'
 import { sagaSummary, sagaView } from '../application/saga-view.ts'
 import type { RecoveryProgress } from '../engine/recover-pending-sagas.ts'
@@ -28,15 +29,17 @@ const STATUSES: SagaStatus[] = ['RUNNING', 'COMPENSATING', 'COMPLETED', 'FAILED'
  * orchestrator and never runs a saga that a live orchestrator still owns.
  */
 export async function runSagaCli(argv: string[], io: CliIo = { out: console.log, err: console.error, isTTY: Boolean(process.stdout.isTTY) }): Promise<number> {
-  const logger = createLogger({ service: 'saga-cli', level: process.env.LOG_LEVEL ?? 'warn', format: 'json' })
+  const config = loadConfig()
+  const logger = createLogger({ service: 'saga-cli', level: config.LOG_LEVEL ?? 'warn', format: 'json' })
   let orchestrator: Orchestrator | undefined
-  const db = createDatabase()
-  const redis = createRedis({ logger })
+  const db = createDatabase({ url: config.DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE })
+  const redis = createRedis({ url: config.REDIS_URL, logger })
   const open = () => {
     orchestrator ??= new Orchestrator({
       db, redis, logger,
-      registry: createSagaRegistry(),
-      transport: new HttpCommandClient({ baseUrls: Object.fromEntries(PARTICIPANT_NAMES.map((name) => [name, serviceUrl(name)])) }),
+      registry: createSagaRegistry(config),
+      transport: new HttpCommandClient({ baseUrls: participantUrls(config) }),
+      leaseTtlMs: config.SAGA_LEASE_TTL_MS,
       instanceId: `cli-${process.pid}-${Date.now().toString(36)}`,
       recoveryIntervalMs: 0,
     })

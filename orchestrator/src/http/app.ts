@@ -3,14 +3,14 @@ import helmet from '@fastify/helmet'
 import rateLimit from '@fastify/rate-limit'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
-import { intSetting } from '../../../platform/config.ts'
+import { type Config, loadConfig } from '../../../platform/config.ts'
 import { createDatabase, type PrismaClient } from '../../../platform/database.ts'
 import { frameworkErrors, installErrorHandling } from '../../../platform/http-errors.ts'
 import { createLogger } from '../../../platform/logger.ts'
 import { createRedis, type Redis } from '../../../platform/redis.ts'
-import { PARTICIPANT_NAMES, serviceUrl } from '../../../platform/services.ts'
+import { participantUrls } from '../../../platform/services.ts'
 import { installValidation } from '../../../platform/validation.ts'
-import { requestBindings } from '../../../participants/shared/request-context.ts'
+import { requestBindings } from '../../../platform/request-context.ts'
 import { createMetrics, metricsObserver, type Metrics } from '../application/metrics.ts'
 import { Orchestrator } from '../application/orchestrator.ts'
 import type { CommandTransport } from '../engine/ports.ts'
@@ -37,8 +37,8 @@ export interface OrchestratorAppOptions {
   registry?: SagaRegistry
   /** Default: HTTP to the participants at their `<NAME>_URL`. */
   transport?: CommandTransport
-  /** Default: process.env (API_TOKENS, RATE_LIMIT_MAX, RATE_LIMIT_WINDOW_MS, NODE_ENV). */
-  env?: NodeJS.ProcessEnv
+  /** Default: loadConfig(), the process environment. */
+  config?: Config
   instanceId?: string
   leaseTtlMs?: number
 }
@@ -54,16 +54,14 @@ declare module 'fastify' {
 
 /** The orchestrator's HTTP app: external plugins, then ours, then routes. */
 export async function buildOrchestratorApp(options: OrchestratorAppOptions = {}): Promise<FastifyInstance> {
-  const env = options.env ?? process.env
-  const logger = options.logger ?? createLogger({ service: 'orchestrator' })
-  const tokens = loadTokens(env, (message) => logger.warn(message))
-  const db = options.db ?? createDatabase()
-  const redis = options.redis === null ? undefined : options.redis ?? createRedis({ logger })
+  const config = options.config ?? loadConfig()
+  const logger = options.logger ?? createLogger({ service: 'orchestrator', level: config.LOG_LEVEL ?? 'info', ...(config.LOG_FORMAT ? { format: config.LOG_FORMAT } : {}) })
+  const tokens = loadTokens(config, (message) => logger.warn(message))
+  const db = options.db ?? createDatabase({ url: config.DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE })
+  const redis = options.redis === null ? undefined : options.redis ?? createRedis({ url: config.REDIS_URL, logger })
   const metrics = createMetrics()
-  const registry = options.registry ?? createSagaRegistry()
-  const transport = options.transport ?? new HttpCommandClient({
-    baseUrls: Object.fromEntries(PARTICIPANT_NAMES.map((name) => [name, serviceUrl(name, env)])),
-  })
+  const registry = options.registry ?? createSagaRegistry(config)
+  const transport = options.transport ?? new HttpCommandClient({ baseUrls: participantUrls(config) })
   const orchestrator = new Orchestrator({
     db, redis, registry, transport, logger,
     observer: metricsObserver(metrics),
@@ -72,7 +70,8 @@ export async function buildOrchestratorApp(options: OrchestratorAppOptions = {})
       metrics.leaseTakeovers.inc(summary.recovered)
     },
     ...(options.instanceId ? { instanceId: options.instanceId } : {}),
-    ...(options.leaseTtlMs ? { leaseTtlMs: options.leaseTtlMs } : {}),
+    leaseTtlMs: options.leaseTtlMs ?? config.SAGA_LEASE_TTL_MS,
+    recoveryIntervalMs: config.SAGA_RECOVERY_INTERVAL_MS,
   })
 
   const app: FastifyInstance = Fastify({
@@ -105,11 +104,11 @@ export async function buildOrchestratorApp(options: OrchestratorAppOptions = {})
       },
     },
   })
-  const max = intSetting(env, 'RATE_LIMIT_MAX', 6000)
+  const max = config.RATE_LIMIT_MAX
   if (max > 0) {
     await app.register(rateLimit, {
       max,
-      timeWindow: intSetting(env, 'RATE_LIMIT_WINDOW_MS', 60_000, 1),
+      timeWindow: config.RATE_LIMIT_WINDOW_MS,
       // Per token (hashed, so no token sits in memory as a key); requests without one share their
       // address's budget. Counted in this process: a Redis store would stop limiting whenever
       // Redis blinks (it can only fail open), and N instances behind a balancer share load anyway.

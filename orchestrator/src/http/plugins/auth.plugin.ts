@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
+import { type Config, isProduction } from '../../../../platform/config.ts'
 import { AppError } from '../../../../platform/errors.ts'
 
 /**
@@ -30,10 +31,10 @@ export const DEV_TOKENS = 'client:dev-client,support:dev-support,operator:dev-op
  * Parses `API_TOKENS` ("role:token,role:token"). When it is unset outside production the dev
  * tokens apply (with a warning); in production the orchestrator refuses to start without it.
  */
-export function loadTokens(env: NodeJS.ProcessEnv, warn: (message: string) => void): Map<string, Role> {
-  let spec = env.API_TOKENS?.trim()
+export function loadTokens(config: Pick<Config, 'API_TOKENS' | 'NODE_ENV'>, warn: (message: string) => void): Map<string, Role> {
+  let spec = config.API_TOKENS
   if (!spec) {
-    if (env.NODE_ENV === 'production') throw new Error('API_TOKENS must be set in production (comma-separated role:token pairs)')
+    if (isProduction(config)) throw new Error('API_TOKENS must be set in production (comma-separated role:token pairs)')
     warn('API_TOKENS is not set: the dev tokens dev-client, dev-support and dev-operator are accepted. Never run like this in production.')
     spec = DEV_TOKENS
   }
@@ -42,7 +43,7 @@ export function loadTokens(env: NodeJS.ProcessEnv, warn: (message: string) => vo
     const separator = pair.indexOf(':')
     const role = pair.slice(0, separator) as Role
     const token = pair.slice(separator + 1)
-    if (separator < 1 || !ROLES.includes(role) || token.length < 8 && env.NODE_ENV === 'production' || !token) {
+    if (separator < 1 || !ROLES.includes(role) || token.length < 8 && isProduction(config) || !token) {
       throw new Error(`API_TOKENS entry "${pair.slice(0, separator > 0 ? separator : 0)}:…" is not role:token with role one of ${ROLES.join(', ')}`)
     }
     tokens.set(token, role)

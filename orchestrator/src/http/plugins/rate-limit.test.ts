@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import { configWith } from '../../../../platform/config.ts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startSystem, type TestSystem } from '../../../../test/support/system.ts'
 
@@ -9,7 +10,7 @@ const operator = `operator-${randomUUID()}`
 
 beforeAll(async () => {
   system = await startSystem({
-    orchestrator: { env: { ...process.env, NODE_ENV: 'test', API_TOKENS: `support:${support},operator:${operator}`, RATE_LIMIT_MAX: '3', RATE_LIMIT_WINDOW_MS: '60000' } },
+    orchestrator: { config: configWith({ NODE_ENV: 'test', API_TOKENS: `support:${support},operator:${operator}`, RATE_LIMIT_MAX: '3', RATE_LIMIT_WINDOW_MS: '60000' }) },
   })
 })
 afterAll(async () => {

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { AppError } from '../../../../platform/errors.ts'
-import { idempotencyKeyOf } from '../../../../participants/shared/request-context.ts'
+import { idempotencyKeyOf } from '../../../../platform/request-context.ts'
 import type { SagaInstance } from '../../engine/saga-instance.ts'
 import { idempotencyHeaders, startResponses, waitQuery } from '../schemas/common.ts'
 

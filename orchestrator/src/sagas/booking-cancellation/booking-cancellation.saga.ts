@@ -31,7 +31,8 @@ export const bookingCancellationInputSchema = {
  */
 export const bookingCancellationSaga = defineSaga<BookingCancellationInput>({
   type: 'booking-cancellation',
-  deadlineMs: Number(process.env.BOOKING_CANCELLATION_DEADLINE_MS) || 120_000,
+  // Default; the registry applies `BOOKING_CANCELLATION_DEADLINE_MS` (see sagas/index.ts).
+  deadlineMs: 120_000,
   inputSchema: bookingCancellationInputSchema,
   completedState: 'CANCELLATION_COMPLETED',
   compensatedState: 'CANCELLATION_ROLLED_BACK',

@@ -34,7 +34,8 @@ export const hotelReservationInputSchema = {
  */
 export const hotelReservationSaga = defineSaga<HotelReservationInput>({
   type: 'hotel-reservation',
-  deadlineMs: Number(process.env.HOTEL_RESERVATION_DEADLINE_MS) || 120_000,
+  // Default; the registry applies `HOTEL_RESERVATION_DEADLINE_MS` (see sagas/index.ts).
+  deadlineMs: 120_000,
   inputSchema: hotelReservationInputSchema,
   completedState: 'RESERVATION_COMPLETED',
   compensatedState: 'RESERVATION_ROLLED_BACK',

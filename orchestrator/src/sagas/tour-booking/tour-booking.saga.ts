@@ -38,7 +38,8 @@ export const tourBookingInputSchema = {
  */
 export const tourBookingSaga = defineSaga<TourBookingInput>({
   type: 'tour-booking',
-  deadlineMs: Number(process.env.TOUR_BOOKING_DEADLINE_MS) || 120_000,
+  // Default; the registry applies `TOUR_BOOKING_DEADLINE_MS` (see sagas/index.ts).
+  deadlineMs: 120_000,
   inputSchema: tourBookingInputSchema,
   completedState: 'BOOKING_COMPLETED',
   compensatedState: 'BOOKING_ROLLED_BACK',

@@ -15,6 +15,3 @@ export function toMinor(amount: number, currency: string): number {
 export function toMajor(minor: number, currency: string): number {
   return minor / minorPerMajor(currency)
 }
-
-/** JSON-schema for an ISO 4217 code. */
-export const currencySchema = { type: 'string', pattern: '^[A-Z]{3}$' } as const

@@ -6,7 +6,7 @@ import { HttpCommandClient, traceparentFor } from '../../orchestrator/src/transp
 import { captureLogs } from '../../test/support/log-capture.ts'
 import { participantHarness } from '../../test/support/participant-harness.ts'
 import { buildParticipant } from './build-participant.ts'
-import { requestBindings } from './request-context.ts'
+import { requestBindings } from '../../platform/request-context.ts'
 
 // Tracing: the orchestrator sends each command with the saga id and a W3C traceparent whose
 // trace id is that saga id; a participant puts both on every line it logs for the request,

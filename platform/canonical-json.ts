@@ -1,0 +1,13 @@
+/**
+ * JSON with object keys sorted and `undefined` members left out: two values that mean the same
+ * thing give the same text, whatever order their keys were written in. Used for request
+ * fingerprints (a retried request with its fields reordered is the same request).
+ */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null'
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`
+}
