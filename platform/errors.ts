@@ -9,8 +9,10 @@ export const ERROR_CATALOG = {
   IDEMPOTENCY_KEY_REQUIRED: { status: 400, message: 'The Idempotency-Key header is required' },
   UNAUTHORIZED: { status: 401, message: 'A valid bearer token is required' },
   FORBIDDEN: { status: 403, message: 'This token may not do that' },
+  USER_MISMATCH: { status: 403, message: 'A user may act only for itself' },
   NOT_FOUND: { status: 404, message: 'No such route' },
   REQUEST_IN_PROGRESS: { status: 409, message: 'A request with this Idempotency-Key is still running' },
+  IDEMPOTENCY_KEY_FENCED: { status: 409, message: 'This Idempotency-Key was fenced: no command under it will ever be applied' },
   PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is too large' },
   URI_TOO_LONG: { status: 414, message: 'A path parameter is too long' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Send application/json' },
@@ -23,6 +25,8 @@ export const ERROR_CATALOG = {
   TOUR_NOT_FOUND: { status: 404, message: 'No such tour' },
   TOUR_ALREADY_EXISTS: { status: 409, message: 'A tour with this id exists already' },
   INSUFFICIENT_SPOTS: { status: 422, message: 'Not enough spots left on this tour' },
+  TOUR_DEPARTED: { status: 422, message: 'The tour departs today or has departed' },
+  AMOUNT_LIMIT_EXCEEDED: { status: 422, message: 'The total exceeds the largest amount one payment may move' },
   RESERVATION_NOT_FOUND: { status: 404, message: 'No such reservation' },
   CURRENCY_MISMATCH: { status: 422, message: 'The currency does not match' },
 
@@ -48,6 +52,7 @@ export const ERROR_CATALOG = {
   ROOM_UNAVAILABLE: { status: 422, message: 'No room of this type is free for every night' },
   GUESTS_EXCEED_CAPACITY: { status: 422, message: 'Too many guests for this room type' },
   INVALID_DATE_RANGE: { status: 400, message: 'checkOut must be after checkIn' },
+  STAY_IN_PAST: { status: 422, message: 'The stay starts in the past' },
   HOTEL_RESERVATION_NOT_FOUND: { status: 404, message: 'No such hotel reservation' },
   HOTEL_RESERVATION_RELEASED: { status: 409, message: 'The hotel reservation was released' },
 

@@ -1,4 +1,5 @@
 import { configWith } from '../../platform/config.ts'
+import { DEV_SERVICE_TOKEN } from '../../platform/service-tokens.ts'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { createLogger } from '../../platform/logger.ts'
 import type { ParticipantName } from '../../platform/services.ts'
@@ -80,7 +81,7 @@ export async function startSystem(options: SystemOptions = {}) {
     db: shared.db,
     redis: shared.redis,
     logger: quiet.child({ service: 'orchestrator' }),
-    transport: new HttpCommandClient({ baseUrls }),
+    transport: new HttpCommandClient({ baseUrls, token: DEV_SERVICE_TOKEN }),
     config: configWith({ RATE_LIMIT_MAX: '0', API_TOKENS: '', NODE_ENV: 'test' }),
     ...(options.registry ? { registry: options.registry } : {}),
     ...options.orchestrator,

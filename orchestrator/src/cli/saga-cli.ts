@@ -4,6 +4,7 @@ import { createDatabase } from '../../../platform/database.ts'
 import { createLogger } from '../../../platform/logger.ts'
 import { createRedis } from '../../../platform/redis.ts'
 import { loadConfig } from '../../../platform/config.ts'
+import { serviceTokenOf } from '../../../platform/service-tokens.ts'
 import { participantUrls } from '../../../platform/services.ts'
 import { Orchestrator } from '../application/orchestrator.ts'
 import { sagaSummary, sagaView } from '../application/saga-view.ts'
@@ -38,7 +39,7 @@ export async function runSagaCli(argv: string[], io: CliIo = { out: console.log,
     orchestrator ??= new Orchestrator({
       db, redis, logger,
       registry: createSagaRegistry(config),
-      transport: new HttpCommandClient({ baseUrls: participantUrls(config) }),
+      transport: new HttpCommandClient({ baseUrls: participantUrls(config), token: serviceTokenOf(config) }),
       leaseTtlMs: config.SAGA_LEASE_TTL_MS,
       instanceId: `cli-${process.pid}-${Date.now().toString(36)}`,
       recoveryIntervalMs: 0,

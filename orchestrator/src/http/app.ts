@@ -8,6 +8,7 @@ import { createDatabase, type PrismaClient } from '../../../platform/database.ts
 import { frameworkErrors, installErrorHandling } from '../../../platform/http-errors.ts'
 import { createLogger } from '../../../platform/logger.ts'
 import { createRedis, type Redis } from '../../../platform/redis.ts'
+import { serviceTokenOf } from '../../../platform/service-tokens.ts'
 import { participantUrls } from '../../../platform/services.ts'
 import { installValidation } from '../../../platform/validation.ts'
 import { requestBindings } from '../../../platform/request-context.ts'
@@ -61,7 +62,7 @@ export async function buildOrchestratorApp(options: OrchestratorAppOptions = {})
   const redis = options.redis === null ? undefined : options.redis ?? createRedis({ url: config.REDIS_URL, logger })
   const metrics = createMetrics()
   const registry = options.registry ?? createSagaRegistry(config)
-  const transport = options.transport ?? new HttpCommandClient({ baseUrls: participantUrls(config) })
+  const transport = options.transport ?? new HttpCommandClient({ baseUrls: participantUrls(config), token: serviceTokenOf(config) })
   const orchestrator = new Orchestrator({
     db, redis, registry, transport, logger,
     observer: metricsObserver(metrics),

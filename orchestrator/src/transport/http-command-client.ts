@@ -9,8 +9,10 @@ import type { StepError } from '../engine/saga-instance.ts'
 export interface HttpCommandClientOptions {
   /** Base URL of each participant, by the name used in saga definitions. */
   baseUrls: Record<string, string>
-  /** Sent as X-Client-Id: participants scope idempotency keys by caller. Default: "orchestrator" */
+  /** Sent as X-Client-Id, for participants' logs. Default: "orchestrator" */
   clientId?: string
+  /** Service token sent as `Authorization: Bearer`: participants scope idempotency keys by its caller. */
+  token?: string
   /** Upper bound for honouring a Retry-After header. Default: 30000 ms */
   maxRetryAfterMs?: number
 }
@@ -27,11 +29,13 @@ export class HttpCommandClient implements CommandTransport {
   readonly #baseUrls: Record<string, string>
   readonly #clientId: string
   readonly #maxRetryAfterMs: number
+  readonly #authorization: string | undefined
 
   constructor(options: HttpCommandClientOptions) {
     this.#baseUrls = options.baseUrls
     this.#clientId = options.clientId ?? 'orchestrator'
     this.#maxRetryAfterMs = options.maxRetryAfterMs ?? 30_000
+    this.#authorization = options.token ? `Bearer ${options.token}` : undefined
     this.#http = axios.create({
       // Keep-alive: a saga step should not pay for a TCP handshake.
       httpAgent: new http.Agent({ keepAlive: true, maxSockets: 256 }),
@@ -60,6 +64,7 @@ export class HttpCommandClient implements CommandTransport {
           'x-saga-type': metadata.sagaType,
           'x-client-id': this.#clientId,
           traceparent: traceparentFor(metadata.sagaId),
+          ...(this.#authorization ? { authorization: this.#authorization } : {}),
         },
       })
       return classifyResponse(response, command.participant, this.#maxRetryAfterMs)
