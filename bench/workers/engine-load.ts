@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto'
 import { once } from 'node:events'
-import { Orchestrator } from '../../orchestrator/src/application/orchestrator.ts'
-import type { CommandTransport } from '../../orchestrator/src/engine/ports.ts'
+import { createOrchestrator } from '../../orchestrator/src/application/create-orchestrator.ts'
+import type { CommandTransport, LeaseOwner, NewSaga, Transition } from '../../orchestrator/src/engine/ports.ts'
 import { SagaRegistry } from '../../orchestrator/src/engine/saga-registry.ts'
 import { HttpCommandClient } from '../../orchestrator/src/transport/http-command-client.ts'
+import { loadConfig } from '../../platform/config.ts'
 import { createLogger } from '../../platform/logger.ts'
 import { createRedis, type Redis } from '../../platform/redis.ts'
 import { benchCommands, benchSaga, STUB } from '../bench-saga.ts'
@@ -24,10 +25,10 @@ export interface Finished<R> {
 const WAIT_MS = 10_000 // what POST /api/orchestrator/... waits by default (?wait)
 
 /**
- * One orchestrator as a process runs it: the Prisma store (on a counting pool), the Redis
- * mirror, the axios command client, a pino logger at `info` (the worker's stdout is /dev/null,
- * so log lines cost what they cost, serialisation and write included), lease renewal on.
- * The engine's ports are timed, not changed: the store's methods are wrapped on the instance.
+ * One orchestrator as a process runs it, built by createOrchestrator: the Postgres store (on a
+ * counting pool), the Redis mirror, the axios command client, a pino logger at `info` (the
+ * worker's stdout is /dev/null, so log lines cost what they cost, serialisation and write
+ * included), lease renewal on.
  */
 async function openOrchestrator(task: { databaseUrl: string; redisUrl?: string; stubUrl: string; instanceId: string }) {
   const counting = createCountingDatabase(task.databaseUrl)
@@ -38,25 +39,40 @@ async function openOrchestrator(task: { databaseUrl: string; redisUrl?: string; 
   }
   const breakdown: Breakdown = { sagas: 0, transportMs: 0, createMs: 0, storeWriteMs: 0, storeWrites: 0, mirrorMs: 0 }
   const http = new HttpCommandClient({ baseUrls: { [STUB]: task.stubUrl } })
+  const timed = <T>(add: (ms: number) => void, work: () => Promise<T>) => {
+    const began = performance.now()
+    return work().finally(() => add(performance.now() - began))
+  }
   const transport: CommandTransport = {
-    async send(command, metadata) {
-      const began = performance.now()
-      try {
-        return await http.send(command, metadata)
-      } finally {
-        breakdown.transportMs += performance.now() - began
-      }
-    },
+    send: (command, metadata) => timed((ms) => { breakdown.transportMs += ms }, () => http.send(command, metadata)),
+    fence: (participant, metadata) => timed((ms) => { breakdown.transportMs += ms }, () => http.fence(participant, metadata)),
   }
   const committedAt = new Map<string, number>()
-  const orchestrator = new Orchestrator({
+  const graph = createOrchestrator(loadConfig(), {
     db: counting.db,
-    redis,
+    redis: redis ?? null,
     registry: new SagaRegistry().register(benchSaga),
     transport,
-    logger: createLogger({ service: 'orchestrator', format: 'json', level: process.env.LOG_LEVEL ?? 'info' }),
+    logger: createLogger({ service: 'orchestrator', format: 'json', level: 'info' }),
     instanceId: task.instanceId,
     recoveryIntervalMs: 0,
+    // The engine's ports are timed, not changed: the store's two per-saga calls are wrapped.
+    wrapStore: (store) => {
+      const wrapped: Partial<typeof store> = {
+        recordTransition: (transition: Transition, owner: LeaseOwner) => timed((ms) => {
+          breakdown.storeWriteMs += ms
+          breakdown.storeWrites++
+          committedAt.set(transition.saga.id, performance.now())
+        }, () => store.recordTransition(transition, owner)),
+        createSaga: (draft: NewSaga, owner: LeaseOwner) => timed((ms) => { breakdown.createMs += ms }, () => store.createSaga(draft, owner)),
+      }
+      return new Proxy(store, {
+        get: (target, property) => {
+          const value = (wrapped as Record<PropertyKey, unknown>)[property] ?? Reflect.get(target, property)
+          return typeof value === 'function' ? value.bind(target) : value
+        },
+      })
+    },
     observer: {
       // Runs after the store's write and the mirror's publish: the gap is the mirror.
       transition: ({ saga }) => {
@@ -66,28 +82,7 @@ async function openOrchestrator(task: { databaseUrl: string; redisUrl?: string; 
       },
     },
   })
-  const store = orchestrator.store
-  const recordTransition = store.recordTransition.bind(store)
-  store.recordTransition = async (transition, owner) => {
-    const began = performance.now()
-    try {
-      return await recordTransition(transition, owner)
-    } finally {
-      const end = performance.now()
-      breakdown.storeWriteMs += end - began
-      breakdown.storeWrites++
-      committedAt.set(transition.saga.id, end)
-    }
-  }
-  const createSaga = store.createSaga.bind(store)
-  store.createSaga = async (draft, owner) => {
-    const began = performance.now()
-    try {
-      return await createSaga(draft, owner)
-    } finally {
-      breakdown.createMs += performance.now() - began
-    }
-  }
+  const { orchestrator } = graph
   orchestrator.startLeaseRenewal()
   return {
     orchestrator,
@@ -98,7 +93,7 @@ async function openOrchestrator(task: { databaseUrl: string; redisUrl?: string; 
       Object.assign(breakdown, { sagas: 0, transportMs: 0, createMs: 0, storeWriteMs: 0, storeWrites: 0, mirrorMs: 0 })
     },
     async close() {
-      await orchestrator.stop()
+      await graph.close()
       await counting.db.$disconnect()
       redis?.disconnect()
     },
@@ -141,7 +136,7 @@ export async function runLoad(task: LoadTask, gate: Gate, progress: Progress): P
       const sagaId = randomUUID()
       for (const { step, command } of benchCommands({ run: task.runId, n })) {
         const outcome = await http.send(command, { idempotencyKey: `${sagaId}:${step}:forward`, sagaId, sagaType: benchSaga.type, step, timeoutMs: 5_000 })
-        if (outcome.kind !== 'success') throw new Error(`${step}: ${outcome.kind} ${JSON.stringify(outcome)}`)
+        if (outcome.kind !== 'answer' || outcome.status >= 300) throw new Error(`${step}: ${outcome.kind} ${JSON.stringify(outcome)}`)
       }
     }
 

@@ -106,7 +106,7 @@ describe('a command sent by the orchestrator\'s HTTP client', () => {
       { participant: 'probe', method: 'POST', path: '/probe/commands', body: { anything: 1 } },
       { idempotencyKey: `${sagaId}:apply:forward`, sagaId, sagaType: 'probe-saga', step: 'apply', timeoutMs: 5_000 },
     )
-    expect(outcome).toMatchObject({ kind: 'success', status: 201, body: { applied: true } })
+    expect(outcome).toMatchObject({ kind: 'answer', status: 201, body: { applied: true } })
 
     const lines = linesOf(reqIdsWhere((line) => line.msg === 'applying the command' && line.sagaId === sagaId))
     expect(lines.map((line) => line.msg)).toEqual(['incoming request', 'applying the command', 'and warning about it', 'request completed'])

@@ -12,6 +12,9 @@ export function createMetrics() {
     sagasCompleted: new Counter({ name: 'sagas_completed_total', help: 'Sagas completed', labelNames: labels, registers: [registry] }),
     sagasFailed: new Counter({ name: 'sagas_failed_total', help: 'Sagas failed and fully compensated', labelNames: labels, registers: [registry] }),
     sagasCompensationFailed: new Counter({ name: 'sagas_compensation_failed_total', help: 'Sagas parked in COMPENSATION_FAILED', labelNames: labels, registers: [registry] }),
+    incidents: new Counter({ name: 'saga_incidents_total', help: 'Sagas that started waiting for an operator (PARKED or COMPENSATION_FAILED), by incident code', labelNames: ['saga_type', 'status', 'incident_code', 'step'], registers: [registry] }),
+    sagasWaiting: new Gauge({ name: 'sagas_waiting_for_operator', help: 'Sagas PARKED or COMPENSATION_FAILED now (read from Postgres at scrape time)', labelNames: ['status'], registers: [registry] }),
+    sagasLeftAlone: new Gauge({ name: 'sagas_unknown_definition', help: 'Orphaned sagas of definition versions this orchestrator does not have (left alone)', registers: [registry] }),
     stepDuration: new Histogram({
       name: 'saga_step_duration_seconds',
       help: 'Duration of one attempt of a saga step',
@@ -43,6 +46,9 @@ export function metricsObserver(metrics: Metrics): EngineObserver {
       if (saga.status === 'COMPLETED') metrics.sagasCompleted.inc({ saga_type: saga.type })
       if (saga.status === 'FAILED') metrics.sagasFailed.inc({ saga_type: saga.type })
     },
-    compensationFailed: (saga) => metrics.sagasCompensationFailed.inc({ saga_type: saga.type }),
+    incident: (saga) => {
+      if (saga.status === 'COMPENSATION_FAILED') metrics.sagasCompensationFailed.inc({ saga_type: saga.type })
+      metrics.incidents.inc({ saga_type: saga.type, status: saga.status, incident_code: saga.incident.code, step: saga.incident.step })
+    },
   }
 }

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto'
 import { afterAll, describe, expect, it } from 'vitest'
+import { configWith } from '../../../platform/config.ts'
 import { createDatabase } from '../../../platform/database.ts'
 import { createLogger } from '../../../platform/logger.ts'
-import type { CommandOutcome, CommandTransport } from '../engine/ports.ts'
+import type { CommandTransport, ParticipantReply } from '../engine/ports.ts'
 import { defineSaga } from '../engine/saga-definition.ts'
 import { SagaRegistry } from '../engine/saga-registry.ts'
-import { Orchestrator } from './orchestrator.ts'
+import { createOrchestrator } from './create-orchestrator.ts'
 
 const db = createDatabase({ poolSize: 5 })
 afterAll(() => db.$disconnect())
@@ -14,11 +15,12 @@ afterAll(() => db.$disconnect())
 function heldTransport() {
   const held = new Map<string, () => void>()
   const transport: CommandTransport = {
-    async send(command): Promise<CommandOutcome> {
+    async send(command): Promise<ParticipantReply> {
       const body = command.body as { hold?: string } | undefined
       if (body?.hold) await new Promise<void>((resolve) => held.set(body.hold!, resolve))
-      return { kind: 'success', status: 200, body: {} }
+      return { kind: 'answer', status: 200, body: {} }
     },
+    fence: async () => ({ kind: 'answer', status: 200, body: { applied: false } }),
   }
   return { transport, release: (name: string) => held.get(name)?.() }
 }
@@ -44,14 +46,15 @@ const leaseSaga = defineSaga<{ userId: string; hold?: string; crash?: boolean }>
 })
 
 function orchestrator(transport: CommandTransport, leaseTtlMs: number) {
-  return new Orchestrator({
+  return createOrchestrator(configWith({}), {
     db,
+    redis: null,
     registry: new SagaRegistry().register(leaseSaga),
     transport,
     logger: createLogger({ service: 'test', level: 'silent', format: 'json' }),
     leaseTtlMs,
     recoveryIntervalMs: 0,
-  })
+  }).orchestrator
 }
 
 describe('orchestrator leases', () => {
@@ -96,7 +99,10 @@ describe('orchestrator leases', () => {
 
   it('hands its leases back when it stops, so another orchestrator can take over at once', async () => {
     // A participant that is down: the pivot waits between retries, and stop() ends the wait.
-    const down: CommandTransport = { send: async () => ({ kind: 'transient', error: { code: 'NETWORK_ERROR', message: 'down' } }) }
+    const down: CommandTransport = {
+      send: async () => ({ kind: 'no-answer', error: { code: 'NETWORK_ERROR', message: 'down' } }),
+      fence: async () => ({ kind: 'no-answer', error: { code: 'NETWORK_ERROR', message: 'down' } }),
+    }
     const first = orchestrator(down, 60_000)
     const { saga } = await first.start({ type: leaseSaga.type, input: { userId: 'u' }, callerId: 'test' })
     await expect.poll(async () => (await first.getSaga(saga.id)).steps[0]?.status).toBe('RETRYING')

@@ -1,26 +1,40 @@
 import { createHash, randomUUID } from 'node:crypto'
 import type { Logger } from 'pino'
-import type { PrismaClient } from '../../../platform/database.ts'
 import { canonicalJson } from '../../../platform/canonical-json.ts'
 import { AppError } from '../../../platform/errors.ts'
-import type { Redis } from '../../../platform/redis.ts'
 import { applyEvent } from '../engine/decide.ts'
-import type { CommandTransport, EngineObserver, LeaseOwner } from '../engine/ports.ts'
+import { InvalidCursorError, UnknownDefinitionError } from '../engine/engine-errors.ts'
+import { type ActionInput, decideOperatorAction, type OperatorAction } from '../engine/operator-actions.ts'
+import type { CommandTransport, EngineObserver, LeaseOwner, SagaEventRecord, SagaMirror, SagaQueries, SagaQuery, SagaRepository } from '../engine/ports.ts'
 import { recoverPendingSagas, type RecoveryOptions, type RecoverySummary } from '../engine/recover-pending-sagas.ts'
-import { isTerminal, type SagaInstance } from '../engine/saga-instance.ts'
+import type { SagaDefinition, SagaLookup } from '../engine/saga-definition.ts'
+import { isActive, type SagaInstance, type SagaStatus, WAITING_STATUSES } from '../engine/saga-instance.ts'
 import type { SagaRegistry } from '../engine/saga-registry.ts'
 import { SagaRunner } from '../engine/saga-runner.ts'
-import { PrismaSagaStore, type SagaQuery } from '../persistence/prisma-saga-store.ts'
-import { RedisSagaMirror, SAGA_KEY } from '../persistence/redis-saga-mirror.ts'
-import { type SagaView, sagaView } from './saga-view.ts'
+import { type SagaSummaryView, type SagaView, sagaSummary, sagaView } from './saga-view.ts'
+
+/** Live saga views, pushed on every transition (the Redis mirror's channels). */
+export interface SagaUpdates {
+  /** False while updates cannot arrive: callers poll then. */
+  readonly live: boolean
+  subscribe(sagaId: string, listener: (view: string) => void): () => void
+  close(): void
+}
+
+/** A cached copy of finished sagas' views (the Redis mirror), read before Postgres. */
+export interface SagaViewCache {
+  get(sagaId: string): Promise<SagaView | undefined>
+}
 
 export interface OrchestratorOptions {
-  db: PrismaClient
-  /** Mirror and fast status reads. Optional: Postgres alone is the truth. */
-  redis?: Redis | undefined
+  store: SagaRepository & SagaQueries
   registry: SagaRegistry
   transport: CommandTransport
   logger: Logger
+  /** Default: none (Postgres alone is the truth). */
+  mirror?: SagaMirror
+  cache?: SagaViewCache
+  updates?: SagaUpdates
   /** Identifies this process as a lease owner. Default: a fresh UUID per process. */
   instanceId?: string
   /** Lease length; renewed every third of it. Default: 15000 ms (`SAGA_LEASE_TTL_MS`) */
@@ -37,25 +51,44 @@ export interface StartRequest {
   input: unknown
   /** Client's Idempotency-Key; with `callerId` it names the saga for every retry of the request. */
   idempotencyKey?: string
+  /** The principal starting the saga: scopes the key, and may read the saga later. */
   callerId: string
 }
 
-/** Statuses a start request waits to leave. */
-const UNSETTLED = new Set(['RUNNING', 'COMPENSATING'])
+export interface SearchQuery extends Omit<SagaQuery, 'cursor'> {
+  cursor?: string
+}
+
+export type BulkFilter = Pick<SagaQuery, 'status' | 'type' | 'step' | 'incidentCode'>
+
+export interface BulkResult {
+  dryRun: boolean
+  matched: number
+  results: { sagaId: string; status: SagaStatus; outcome: 'done' | 'would-do' | 'refused'; code?: string; message?: string }[]
+}
+
+/** Statuses a start request waits to leave: a parked saga will not move without an operator. */
+const UNSETTLED: ReadonlySet<SagaStatus> = new Set(['RUNNING', 'COMPENSATING'])
+const UNFINISHED: readonly SagaStatus[] = ['RUNNING', 'COMPENSATING', 'PARKED', 'COMPENSATION_FAILED']
+/** Most sagas one bulk action touches. */
+export const MAX_BULK = 1_000
 
 /**
- * The orchestrator's public operations, shared by the HTTP API and the CLI: start a saga,
- * wait for it, read and search sagas, retry and abort them.
+ * The orchestrator's public operations, shared by the HTTP API and the CLI: start a saga, wait
+ * for it, read and search sagas, and the operators' actions on them. HTTP routes and the CLI go
+ * through this class only; the store, the runner and the registry stay behind it.
  */
 export class Orchestrator {
-  readonly store: PrismaSagaStore
-  readonly runner: SagaRunner
-  readonly registry: SagaRegistry
   readonly instanceId: string
-  readonly #redis: Redis | undefined
+  readonly #store: SagaRepository & SagaQueries
+  readonly #runner: SagaRunner
+  readonly #registry: SagaRegistry
   readonly #logger: Logger
+  readonly #cache: SagaViewCache | undefined
+  readonly #updates: SagaUpdates | undefined
   /** Sagas this process drives, with the promise of their outcome. */
   readonly #driving = new Map<string, Promise<SagaInstance>>()
+  readonly #leaseTtlMs: number
   #renewTimer: NodeJS.Timeout | undefined
   #recoveryTimer: NodeJS.Timeout | undefined
   #recovering: Promise<unknown> | undefined
@@ -64,23 +97,42 @@ export class Orchestrator {
   readonly #observer: EngineObserver | undefined
 
   constructor(options: OrchestratorOptions) {
-    this.registry = options.registry
+    this.#registry = options.registry
     this.instanceId = options.instanceId ?? randomUUID()
-    this.#redis = options.redis
+    this.#store = options.store
     this.#logger = options.logger
-    this.store = new PrismaSagaStore(options.db, { leaseTtlMs: options.leaseTtlMs ?? 15_000 })
+    this.#cache = options.cache
+    this.#updates = options.updates
+    this.#leaseTtlMs = options.leaseTtlMs ?? 15_000
     this.#recoveryIntervalMs = options.recoveryIntervalMs ?? 5_000
     this.#onRecovery = options.onRecovery
     this.#observer = options.observer
-    this.runner = new SagaRunner({
+    this.#runner = new SagaRunner({
       registry: options.registry,
-      store: this.store,
+      store: options.store,
       transport: options.transport,
-      ...(options.redis ? { mirror: new RedisSagaMirror(options.redis, { onError: (err) => this.#logger.debug({ err }, 'redis mirror write failed') }) } : {}),
+      ...(options.mirror ? { mirror: options.mirror } : {}),
       logger: options.logger,
       ...(options.observer ? { observer: options.observer } : {}),
     })
   }
+
+  /** Number of sagas this process drives now. */
+  get inFlight(): number {
+    return this.#runner.inFlight
+  }
+
+  /** Saga types new sagas can start as. */
+  sagaTypes(): string[] {
+    return this.#registry.types()
+  }
+
+  /** The JSON schema a saga type's start request is validated against. */
+  inputSchemaOf(type: string): Record<string, unknown> {
+    return this.#registry.current(type).inputSchema ?? { type: 'object' }
+  }
+
+  // ---------------------------------------------------------------- background work
 
   /**
    * Renews the leases of the sagas this process drives, recovers orphaned sagas now (boot)
@@ -98,13 +150,13 @@ export class Orchestrator {
   /** Keeps the leases of the sagas this process drives alive (every third of their length). */
   startLeaseRenewal(): void {
     if (this.#renewTimer) return
-    const every = Math.max(200, Math.floor(this.store.leaseTtlMs / 3))
+    const every = Math.max(100, Math.floor(this.#leaseTtlMs / 3))
     this.#renewTimer = setInterval(() => {
       // Only the sagas a runner here drives now: one whose runner failed must lose its lease,
       // so recovery resumes it even while this process stays busy with other sagas.
       const driving = [...this.#driving.keys()]
       if (!driving.length) return
-      this.store.renewLeases(this.instanceId, driving).catch((err) => this.#logger.warn({ err }, 'lease renewal failed'))
+      this.#store.renewLeases(this.instanceId, driving).catch((err: unknown) => this.#logger.warn({ err }, 'lease renewal failed'))
     }, every)
     this.#renewTimer.unref()
   }
@@ -115,8 +167,9 @@ export class Orchestrator {
       .then((summary) => {
         this.#onRecovery?.(trigger, summary)
         if (summary.recovered) this.#logger.info({ trigger, ...summary, sagaIds: undefined }, 'took over orphaned sagas')
+        if (summary.leftAlone) this.#logger.warn({ trigger, leftAlone: summary.leftAlone }, 'orphaned sagas of definition versions this orchestrator does not have are left alone')
       })
-      .catch((err) => this.#logger.warn({ err, trigger }, 'recovery pass failed'))
+      .catch((err: unknown) => this.#logger.warn({ err, trigger }, 'recovery pass failed'))
       .finally(() => { this.#recovering = undefined })
     return this.#recovering
   }
@@ -128,11 +181,12 @@ export class Orchestrator {
         // A saga a runner here still drives is no orphan, even if its lease lapsed (the process
         // was paused): claiming it would bump the epoch under that runner, which would then
         // stop at its next write, and leave the saga to no one.
-        // Only types this orchestrator can run: another deployment's sagas are not ours to fail.
-        listOrphanedSagas: async (query) => (await this.store.listOrphanedSagas({ ...query, types: this.registry.types() }))
-          .filter((orphan) => !this.#driving.has(orphan.id)),
-        claimSaga: (id, ownerId) => this.store.claimSaga(id, ownerId),
+        listOrphanedSagas: async (query) => (await this.#store.listOrphanedSagas(query)).filter((orphan) => !this.#driving.has(orphan.id)),
+        countOrphansOutside: (definitions) => this.#store.countOrphansOutside(definitions),
+        claimSaga: (id, ownerId) => this.#store.claimSaga(id, ownerId),
       },
+      // Only versions this orchestrator can run: another deployment's sagas are not ours to run.
+      definitions: this.#registry.definitions(),
       ownerId: this.instanceId,
       drive: (saga, owner) => this.#drive(saga, owner, true),
     }, options)
@@ -146,30 +200,36 @@ export class Orchestrator {
     clearInterval(this.#renewTimer)
     clearInterval(this.#recoveryTimer)
     await this.#recovering
-    await this.runner.stop()
-    await this.store.releaseLeases(this.instanceId).catch((err) => this.#logger.warn({ err }, 'could not release leases'))
+    await this.#runner.stop()
+    this.#updates?.close()
+    await this.#store.releaseLeases(this.instanceId).catch((err: unknown) => this.#logger.warn({ err }, 'could not release leases'))
   }
+
+  // ---------------------------------------------------------------- starting and waiting
 
   /**
    * Creates the saga and starts driving it. The same caller and key with the same input
    * return the saga created first (never a second one); with another input → 422.
    */
   async start(request: StartRequest): Promise<{ saga: SagaInstance; created: boolean }> {
-    const definition = this.registry.get(request.type)
+    const definition = this.#registry.current(request.type)
+    await definition.guard?.(request.input, this.#lookup)
     const id = randomUUID()
     const fingerprint = createHash('sha256').update(canonicalJson({ type: request.type, input: request.input })).digest('hex')
     const startKey = request.idempotencyKey ? `${request.callerId}:${request.idempotencyKey}` : undefined
     const businessKey = definition.businessKey?.(request.input)
     const owner: LeaseOwner = { ownerId: this.instanceId, epoch: 1 }
-    const outcome = await this.store.createSaga({
+    const outcome = await this.#store.createSaga({
       id,
       type: request.type,
+      definitionVersion: definition.version,
       state: definition.initialState,
       input: request.input,
       deadlineAt: new Date(Date.now() + definition.deadlineMs),
       ...(startKey ? { startKey } : {}),
       requestFingerprint: fingerprint,
       ...(businessKey ? { businessKey } : {}),
+      startedBy: request.callerId,
       references: definition.references?.({ sagaId: id, input: request.input, results: {} }) ?? {},
     }, owner)
     const { saga } = outcome
@@ -177,7 +237,7 @@ export class Orchestrator {
       if (outcome.matchedBy === 'startKey' && outcome.requestFingerprint !== fingerprint) throw new AppError('IDEMPOTENCY_KEY_REUSED')
       return { saga, created: false }
     }
-    this.#logger.info({ sagaId: saga.id, sagaType: saga.type }, 'saga started')
+    this.#logger.info({ sagaId: saga.id, sagaType: saga.type, definitionVersion: saga.definitionVersion }, 'saga started')
     this.#observer?.started?.(saga)
     this.#drive(saga, owner, false)
     return { saga, created: true }
@@ -197,92 +257,191 @@ export class Orchestrator {
     }
     // Driven elsewhere (another instance, or a duplicate request): poll the source of truth.
     for (;;) {
-      const saga = await this.store.findSaga(sagaId)
+      const saga = await this.#store.findSaga(sagaId)
       if (!saga || !UNSETTLED.has(saga.status) || Date.now() >= until) return saga
       await delay(Math.min(100, Math.max(0, until - Date.now())))
     }
   }
 
+  /** Result fields of a completed saga (contract: `...result`). */
+  resultOf(saga: SagaInstance): Record<string, unknown> {
+    const definition = this.#registry.find(saga.type, saga.definitionVersion) ?? this.#registry.current(saga.type)
+    return definition.result({ sagaId: saga.id, input: saga.input, results: saga.results })
+  }
+
+  // ---------------------------------------------------------------- support reads
+
   /**
    * The saga as support staff see it. A finished saga (COMPLETED or FAILED never change again)
-   * comes from the Redis mirror; one still moving comes from Postgres, the truth, because the
-   * mirror may be a step behind, or far behind after a Redis outage.
+   * comes from the mirror; one still moving comes from Postgres, the truth, because the mirror
+   * may be a step behind, or far behind after a Redis outage.
    */
   async getSagaView(sagaId: string): Promise<SagaView | undefined> {
-    if (this.#redis?.status === 'ready') {
-      const cached = await this.#redis.get(SAGA_KEY(sagaId)).catch(() => null)
-      const view = cached ? (JSON.parse(cached) as SagaView) : undefined
-      if (view && isTerminal(view.status)) return view
-    }
-    const saga = await this.store.findSaga(sagaId)
-    return saga ? sagaView(saga) : undefined
+    const cached = await this.#cache?.get(sagaId)
+    if (cached && (cached.status === 'COMPLETED' || cached.status === 'FAILED')) return cached
+    const saga = await this.#store.findSaga(sagaId)
+    return saga ? this.viewOf(saga) : undefined
+  }
+
+  viewOf(saga: SagaInstance): SagaView {
+    return sagaView(saga, this.#registry.find(saga.type, saga.definitionVersion))
   }
 
   async getSaga(sagaId: string): Promise<SagaInstance> {
-    const saga = await this.store.findSaga(sagaId)
+    const saga = await this.#store.findSaga(sagaId)
     if (!saga) throw new AppError('SAGA_NOT_FOUND')
     return saga
   }
 
-  listSagas(query: SagaQuery) {
-    return this.store.listSagas(query)
+  /** Search, newest first; a cursor this API did not hand out is a 400. */
+  async listSagas(query: SearchQuery): Promise<{ items: SagaSummaryView[]; nextCursor: string | null }> {
+    try {
+      const page = await this.#store.listSagas(query)
+      return { items: page.items.map(sagaSummary), nextCursor: page.nextCursor }
+    } catch (error) {
+      if (error instanceof InvalidCursorError) throw new AppError('VALIDATION_FAILED', 'cursor is not one this API returned')
+      throw error
+    }
   }
 
-  /** Result fields of a completed saga (contract: `...result`). */
-  resultOf(saga: SagaInstance): Record<string, unknown> {
-    return this.registry.get(saga.type).result({ sagaId: saga.id, input: saga.input, results: saga.results })
+  /** Sagas per status (every status, zeros included) and waiting sagas per incident code. */
+  async stats(): Promise<{ counts: Record<SagaStatus, number>; incidents: Record<string, number> }> {
+    const [counts, incidents] = await Promise.all([this.#store.countByStatus(), this.#store.countIncidents()])
+    return { counts, incidents }
   }
+
+  /** The saga's event log: every transition and every operator request, oldest first. */
+  async events(sagaId: string): Promise<SagaEventRecord[]> {
+    await this.getSaga(sagaId)
+    return this.#store.listEvents(sagaId)
+  }
+
+  /** Live views of a saga, or undefined when no live channel exists (poll then). */
+  watch(sagaId: string, listener: (view: string) => void): (() => void) | undefined {
+    return this.#updates?.subscribe(sagaId, listener)
+  }
+
+  get liveUpdates(): boolean {
+    return this.#updates?.live ?? false
+  }
+
+  // ---------------------------------------------------------------- operator actions
 
   /**
-   * Resumes a saga: a COMPENSATION_FAILED one compensates again from where it stopped; a
-   * RUNNING or COMPENSATING one that no live runner drives is taken over and driven on.
+   * Performs an operator action on one saga (decided by engine/operator-actions.ts) and answers
+   * the saga as it is right after. Every action is in the saga's event log with its actor and
+   * reason. A refusal is an AppError naming what is possible instead.
    */
-  async retry(sagaId: string): Promise<SagaInstance> {
+  async act(sagaId: string, action: OperatorAction, input: ActionInput, decideAgain = true): Promise<SagaInstance> {
     const saga = await this.getSaga(sagaId)
-    if (isTerminal(saga.status)) throw new AppError('SAGA_NOT_RETRIABLE', `The saga is ${saga.status}: there is nothing left to retry`)
-    if (this.#driving.has(sagaId)) throw new AppError('SAGA_BUSY', 'This orchestrator is driving the saga right now')
-    const claimed = await this.store.claimSaga(sagaId, this.instanceId, { statuses: ['COMPENSATION_FAILED', 'RUNNING', 'COMPENSATING'] })
-    if (!claimed) throw new AppError('SAGA_BUSY')
-    let current = claimed.saga
-    if (current.status === 'COMPENSATION_FAILED') {
-      const definition = this.registry.get(current.type)
-      const resumed = applyEvent(definition, current, { type: 'RESUME_REQUESTED' }, new Date())
-      resumed.version = current.version + 1
-      await this.store.recordTransition({ saga: resumed, event: { type: 'RESUME_REQUESTED' }, expectedVersion: current.version }, claimed.owner)
-      current = resumed
+    const definition = this.#definitionOf(saga)
+    const decision = decideOperatorAction(definition, saga, action, input)
+    const audit = { type: `OPERATOR_${action.toUpperCase()}`, actor: input.actor, ...(input.reason ? { reason: input.reason } : {}) }
+    switch (decision.kind) {
+      case 'refused':
+        throw new AppError(decision.code, decision.message)
+      case 'request': {
+        const statuses: SagaStatus[] = decision.request === 'abort' ? ['RUNNING'] : ['RUNNING', 'COMPENSATING']
+        if (!(await this.#store.request(sagaId, decision.request, statuses, audit))) {
+          // It moved on between the read and the request (past its pivot, say): decide again, once.
+          if (decideAgain) return this.act(sagaId, action, input, false)
+          throw new AppError('SAGA_BUSY', 'The saga changed while the action was being taken')
+        }
+        this.#logger.info({ sagaId, action, actor: input.actor, reason: input.reason }, 'operator request recorded')
+        if (this.#driving.has(sagaId)) this.#runner.wake(sagaId)
+        else await this.#takeOverIfOrphaned(sagaId)
+        return this.getSaga(sagaId)
+      }
+      case 'take-over': {
+        if (this.#driving.has(sagaId)) throw new AppError('SAGA_BUSY', 'This orchestrator is driving the saga right now')
+        const claimed = await this.#store.claimSaga(sagaId, this.instanceId)
+        if (!claimed) throw new AppError('SAGA_BUSY', 'A live runner drives this saga')
+        await this.#store.appendAudit(sagaId, audit)
+        this.#logger.info({ sagaId, action, actor: input.actor }, 'saga taken over by an operator')
+        void this.#drive(claimed.saga, claimed.owner, true)
+        return claimed.saga
+      }
+      case 'event': {
+        const claimed = await this.#store.claimSaga(sagaId, this.instanceId, { statuses: WAITING_STATUSES })
+        if (!claimed) throw new AppError('SAGA_BUSY', 'Another operator or runner took this saga a moment ago')
+        // Decided again on the claimed copy: what was read before the claim may be stale.
+        const fresh = decideOperatorAction(definition, claimed.saga, action, input)
+        if (fresh.kind !== 'event') throw new AppError('SAGA_BUSY', 'The saga changed while the action was being taken')
+        const next = applyEvent(definition, claimed.saga, fresh.event, new Date())
+        next.version = claimed.saga.version + 1
+        await this.#store.recordTransition({ saga: next, event: fresh.event, expectedVersion: claimed.saga.version, stepName: definition.steps[Math.max(0, Math.min(claimed.saga.cursor, definition.steps.length - 1))]!.name }, claimed.owner)
+        this.#logger.info({ sagaId, action, actor: input.actor, reason: input.reason, status: next.status }, 'operator action applied')
+        if (isActive(next.status)) void this.#drive(next, claimed.owner, false)
+        return next
+      }
     }
-    this.#logger.info({ sagaId, status: current.status }, 'saga resumed by an operator')
-    this.#drive(current, claimed.owner, true)
-    return current
   }
 
-  /**
-   * Asks a RUNNING saga that has not passed its pivot to compensate now. Its runner turns it
-   * back at its next step; one whose owner died is taken over here.
-   */
-  async abort(sagaId: string): Promise<SagaInstance> {
-    const saga = await this.getSaga(sagaId)
-    if (!(await this.store.requestAbort(sagaId))) {
-      throw new AppError('SAGA_NOT_ABORTABLE', saga.pivotPassed && saga.status === 'RUNNING'
-        ? 'The saga is past its point of no return (the payment went through)'
-        : `The saga is ${saga.status}`)
+  /** One action on every saga matching `filter` (at most MAX_BULK); a dry run only says what it would do. */
+  async bulk(action: OperatorAction, filter: BulkFilter, input: ActionInput, dryRun: boolean): Promise<BulkResult> {
+    const matched: { id: string; status: SagaStatus }[] = []
+    let cursor: string | undefined
+    do {
+      const page = await this.#store.listSagas({ ...filter, limit: 200, ...(cursor ? { cursor } : {}) })
+      matched.push(...page.items.map((item) => ({ id: item.id, status: item.status })))
+      cursor = page.nextCursor ?? undefined
+    } while (cursor && matched.length < MAX_BULK)
+    const results: BulkResult['results'] = []
+    for (const { id, status } of matched.slice(0, MAX_BULK)) {
+      if (dryRun) {
+        const saga = await this.#store.findSaga(id)
+        const definition = saga && this.#registry.find(saga.type, saga.definitionVersion)
+        const decision = saga && definition ? decideOperatorAction(definition, saga, action, input) : { kind: 'refused' as const, code: 'SAGA_DEFINITION_UNKNOWN', message: 'definition version not deployed here' }
+        results.push(decision.kind === 'refused'
+          ? { sagaId: id, status, outcome: 'refused', code: decision.code, message: decision.message }
+          : { sagaId: id, status, outcome: 'would-do' })
+        continue
+      }
+      try {
+        const after = await this.act(id, action, input)
+        results.push({ sagaId: id, status: after.status, outcome: 'done' })
+      } catch (error) {
+        if (!(error instanceof AppError)) throw error
+        results.push({ sagaId: id, status, outcome: 'refused', code: error.code, message: error.message })
+      }
     }
-    if (!this.#driving.has(sagaId)) {
-      const claimed = await this.store.claimSaga(sagaId, this.instanceId)
-      if (claimed) this.#drive(claimed.saga, claimed.owner, true)
-    }
-    this.#logger.info({ sagaId }, 'abort requested by an operator')
-    return this.getSaga(sagaId)
+    return { dryRun, matched: matched.length, results }
   }
 
-  #drive(saga: SagaInstance, owner: LeaseOwner, resumed: boolean): Promise<SagaInstance> {
+  readonly #lookup: SagaLookup = {
+    findUnfinished: async ({ type, bookingId, reservationId }) => {
+      for (const status of UNFINISHED) {
+        const { items } = await this.#store.listSagas({ type, status, limit: 1, ...(bookingId ? { bookingId } : {}), ...(reservationId ? { reservationId } : {}) })
+        if (items[0]) return items[0].id
+      }
+      return undefined
+    },
+  }
+
+  #definitionOf(saga: SagaInstance): SagaDefinition<any> {
+    const definition = this.#registry.find(saga.type, saga.definitionVersion)
+    if (!definition) throw new AppError('SAGA_DEFINITION_UNKNOWN', `The saga started on ${saga.type} version ${saga.definitionVersion}, which this orchestrator does not have: act on it from one that does`)
+    return definition
+  }
+
+  /** A request on a saga whose owner died is honoured here: take it over and drive it. */
+  async #takeOverIfOrphaned(sagaId: string): Promise<void> {
+    const claimed = await this.#store.claimSaga(sagaId, this.instanceId)
+    if (claimed) void this.#drive(claimed.saga, claimed.owner, true)
+  }
+
+  #drive(saga: SagaInstance, owner: LeaseOwner, takenOver: boolean): Promise<SagaInstance> {
     const existing = this.#driving.get(saga.id)
     if (existing) return existing
-    const run = this.runner.drive(saga, owner, resumed)
+    const run = this.#runner.drive(saga, owner, takenOver)
     this.#driving.set(saga.id, run)
     run.then((final) => {
       this.#logger.info({ sagaId: saga.id, status: final.status, state: final.state }, 'saga settled')
-    }, (err) => {
+    }, (err: unknown) => {
+      if (err instanceof UnknownDefinitionError) {
+        this.#logger.warn({ sagaId: saga.id, sagaType: saga.type, definitionVersion: saga.definitionVersion }, 'saga left alone: its definition version is not deployed here')
+        return
+      }
       // The saga stays as last recorded; its lease expires and recovery picks it up.
       this.#logger.error({ err, sagaId: saga.id }, 'saga runner failed; recovery will resume it')
     }).finally(() => this.#driving.delete(saga.id))

@@ -1,17 +1,29 @@
+import { availableActions, type OperatorAction } from '../engine/operator-actions.ts'
+import type { SagaSummary } from '../engine/ports.ts'
+import type { SagaDefinition } from '../engine/saga-definition.ts'
 import type { SagaInstance } from '../engine/saga-instance.ts'
-import type { SagaSummaryRow } from '../persistence/prisma-saga-store.ts'
 
-/** The saga as support staff see it (contract: GET /api/orchestrator/sagas/{sagaId}). */
-export function sagaView(saga: SagaInstance) {
+/**
+ * The saga as support staff see it (contract: GET /api/orchestrator/sagas/{sagaId}), with the
+ * operator actions it allows now. `definition` is undefined when this process does not have
+ * the version the saga started on: then no action is offered, and the view says so.
+ */
+export function sagaView(saga: SagaInstance, definition: SagaDefinition<any> | undefined) {
   return {
     sagaId: saga.id,
     type: saga.type,
+    definitionVersion: saga.definitionVersion,
+    ...(definition ? {} : { definitionKnown: false }),
     status: saga.status,
     state: saga.state,
     input: redactInput(saga.input),
     resources: resourcesOf(saga),
     ...(saga.error ? { error: saga.error } : {}),
     ...(saga.compensationError ? { compensationError: saga.compensationError } : {}),
+    ...(saga.incident ? { incident: saga.incident } : {}),
+    actions: definition ? availableActions(definition, saga) : ([] as OperatorAction[]),
+    ...(saga.abortRequested ? { abortRequested: true } : {}),
+    ...(saga.pauseRequest ? { pauseRequested: true } : {}),
     steps: saga.steps,
     version: saga.version,
     createdAt: saga.createdAt.toISOString(),
@@ -24,13 +36,14 @@ export function sagaView(saga: SagaInstance) {
 export type SagaView = ReturnType<typeof sagaView>
 
 /** One line of a search result (the list reads no JSON documents, hence ids from columns). */
-export function sagaSummary(row: SagaSummaryRow) {
+export function sagaSummary(row: SagaSummary) {
   return {
     sagaId: row.id,
     type: row.type,
     status: row.status,
     state: row.state,
     ...(row.error ? { error: row.error } : {}),
+    ...(row.incident ? { incident: row.incident } : {}),
     userId: row.userId,
     resources: {
       ...(row.bookingId ? { bookingId: row.bookingId } : {}),
@@ -41,6 +54,8 @@ export function sagaSummary(row: SagaSummaryRow) {
     ...(row.completedAt ? { completedAt: row.completedAt.toISOString() } : {}),
   }
 }
+
+export type SagaSummaryView = ReturnType<typeof sagaSummary>
 
 // Ids of what the saga created, collected from step results under well-known names.
 const RESOURCE_FIELDS = ['bookingId', 'reservationId', 'paymentId', 'refundId', 'notificationId'] as const

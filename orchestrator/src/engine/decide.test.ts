@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { applyEvent, findRecord, nextAction, previousToUndo, type SagaEvent } from './decide.ts'
+import { afterAttempt, applyEvent, commandKey, findRecord, nextAction, previousToUndo, type SagaEvent, shouldYield } from './decide.ts'
 import { DEFAULT_COMPENSATION_RETRY, DEFAULT_RETRY, RETRY_FOREVER } from './retry-policy.ts'
-import { defineSaga, type SagaSpec } from './saga-definition.ts'
+import { defineSaga, type SagaSpec, structuralVersion } from './saga-definition.ts'
 import type { Phase, SagaInstance, StepError } from './saga-instance.ts'
 
 // The engine's decisions, read as scripts: given a saga → expect a command → given an outcome →
@@ -61,7 +61,7 @@ const resultOf: Record<string, unknown> = {
 
 function startSaga(overrides: Partial<SagaInstance> = {}): SagaInstance {
   return {
-    id: 'saga-1', type: trip.type, status: 'RUNNING', state: trip.initialState, phase: 'forward',
+    id: 'saga-1', type: trip.type, definitionVersion: trip.version, status: 'RUNNING', state: trip.initialState, phase: 'forward',
     cursor: 0, pivotPassed: false, input: { userId: 'user-1', tourId: 'tour-1', amount: 120.5 },
     results: {}, steps: [], version: 0, leaseEpoch: 1, abortRequested: false,
     deadlineAt: at(60), createdAt: T0, updatedAt: T0,
@@ -75,8 +75,8 @@ const timeout: StepError = { code: 'TIMEOUT', message: 'no answer within 5000 ms
 
 const succeeded = (step: number, phase: Phase = 'forward', attempts = 1): SagaEvent =>
   ({ type: 'STEP_SUCCEEDED', step, phase, result: phase === 'forward' ? resultOf[trip.steps[step]!.name] : undefined, attempts, startedAt: T0 })
-const rejected = (step: number, error: StepError = declined): SagaEvent =>
-  ({ type: 'STEP_REJECTED', step, error, attempts: 1, startedAt: T0 })
+const rejected = (step: number, error: StepError = declined, phase: Phase = 'forward'): SagaEvent =>
+  ({ type: 'STEP_REJECTED', step, phase, error, attempts: 1, startedAt: T0 })
 const exhausted = (step: number, phase: Phase, error: StepError = unavailable, attempts = 3): SagaEvent =>
   ({ type: 'STEP_EXHAUSTED', step, phase, error, attempts, startedAt: T0 })
 const retrying = (step: number, phase: Phase, attempts: number, error: StepError = timeout): SagaEvent =>
@@ -84,6 +84,7 @@ const retrying = (step: number, phase: Phase, attempts: number, error: StepError
 const settled = (step: number, applied: boolean): SagaEvent =>
   ({ type: 'STEP_SETTLED', step, applied, result: applied ? resultOf[trip.steps[step]!.name] : undefined, attempts: 4, startedAt: T0 })
 
+const retry: SagaEvent = { type: 'OPERATOR_RETRY', actor: 'operator:ann', reason: 'participant fixed' }
 const apply = (saga: SagaInstance, event: SagaEvent, now = BEFORE_DEADLINE) => applyEvent(trip, saga, event, now)
 const next = (saga: SagaInstance, now = BEFORE_DEADLINE) => nextAction(trip, saga, now)
 
@@ -138,11 +139,14 @@ describe('defineSaga', () => {
     expect(() => defineSaga({ ...tripSpec, deadlineMs: 0 })).toThrow('deadlineMs must be positive')
   })
 
-  it('rejects a critical retriable step that may give up, since after the pivot nothing can be undone', () => {
+  it('accepts a critical retriable step with a finite budget: spending it parks the saga', () => {
     const steps = tripSpec.steps.map((step) => step.name === 'confirm' ? { ...step, retry: DEFAULT_RETRY } : step)
-    expect(() => defineSaga({ ...tripSpec, steps })).toThrow('retriable step "confirm" must retry until it succeeds')
-    const giveUpNotify = tripSpec.steps.map((step) => step.name === 'notify' ? { ...step, retry: DEFAULT_RETRY } : step)
-    expect(() => defineSaga({ ...tripSpec, steps: giveUpNotify })).not.toThrow()
+    expect(() => defineSaga({ ...tripSpec, steps })).not.toThrow()
+  })
+
+  it('rejects alreadyUndone codes on a step that has no undo', () => {
+    const steps = tripSpec.steps.map((step) => step.name === 'pay' ? { ...step, alreadyUndone: ['X'] } : step)
+    expect(() => defineSaga({ ...tripSpec, steps })).toThrow('step "pay" lists alreadyUndone codes but has no compensate')
   })
 
   it('names the saga and every problem in one error', () => {
@@ -294,7 +298,7 @@ describe('a step without a definitive answer', () => {
     expect(findRecord(saga, 'create', 'forward')).toMatchObject({ status: 'UNKNOWN', attempts: 11 })
     expect(next(saga)).toEqual({ type: 'none' })
 
-    saga = apply(saga, { type: 'RESUME_REQUESTED' })
+    saga = apply(saga, retry)
     expect(next(saga)).toEqual({ type: 'settle', step: CREATE })
   })
 })
@@ -303,9 +307,10 @@ describe('a compensation that gives up', () => {
   const failedUndo: StepError = { code: 'INTERNAL_ERROR', message: 'booking is down', status: 503, participant: 'booking' }
   const stuck = () => apply(apply(forwardTo(PAY), rejected(PAY)), exhausted(CREATE, 'compensation', failedUndo, 8))
 
-  it('parks the saga in COMPENSATION_FAILED and keeps the first error', () => {
+  it('parks the saga in COMPENSATION_FAILED with an incident, and keeps the first error', () => {
     const saga = stuck()
     expect(saga).toMatchObject({ status: 'COMPENSATION_FAILED', cursor: CREATE })
+    expect(saga.incident).toEqual({ step: 'create', phase: 'compensation', kind: 'unavailable', code: 'INTERNAL_ERROR', message: 'booking is down', participant: 'booking', participantStatus: 503, attempts: 8, since: BEFORE_DEADLINE.toISOString() })
     expect(saga.compensationError).toEqual({ ...failedUndo, step: 'create' })
     expect(saga.error).toEqual({ ...declined, step: 'pay' })
     expect(saga.completedAt).toBeUndefined()
@@ -313,17 +318,204 @@ describe('a compensation that gives up', () => {
     expect(next(saga)).toEqual({ type: 'none' })
   })
 
-  it('resumes compensating at the same step when an operator asks', () => {
-    const saga = apply(stuck(), { type: 'RESUME_REQUESTED' })
+  it('resumes compensating at the same step, with the same key, when an operator retries', () => {
+    const saga = apply(stuck(), retry)
     expect(saga).toMatchObject({ status: 'COMPENSATING', cursor: CREATE })
     expect(saga.compensationError).toBeUndefined()
+    expect(saga.incident).toBeUndefined()
+    expect(findRecord(saga, 'create', 'compensation')?.generation).toBeUndefined()
     expect(saga.error).toEqual({ ...declined, step: 'pay' })
     expect(next(saga)).toEqual({ type: 'compensate', step: CREATE })
   })
 
-  it('ignores a resume of a saga that is not waiting for an operator', () => {
-    const running = forwardTo(CREATE)
-    expect(apply(running, { type: 'RESUME_REQUESTED' }, at(50))).toEqual({ ...running, updatedAt: at(50) })
+})
+
+describe('a compensation rejected for good', () => {
+  const refusedUndo: StepError = { code: 'BOOKING_LOCKED', message: 'the booking is locked by an audit', status: 423, participant: 'booking' }
+  const stuck = () => apply(apply(forwardTo(PAY), rejected(PAY)), rejected(CREATE, refusedUndo, 'compensation'))
+
+  it('waits for an operator at once, instead of replaying the stored rejection forever', () => {
+    const saga = stuck()
+    expect(saga).toMatchObject({ status: 'COMPENSATION_FAILED', cursor: CREATE, incident: { step: 'create', phase: 'compensation', kind: 'rejected', code: 'BOOKING_LOCKED' } })
+    expect(findRecord(saga, 'create', 'compensation')).toMatchObject({ status: 'FAILED', lastError: refusedUndo })
+    expect(next(saga)).toEqual({ type: 'none' })
+  })
+
+  it('is retried by an operator as a new generation of the undo: the old key\'s answer is stored for good', () => {
+    const saga = apply(stuck(), retry)
+    expect(findRecord(saga, 'create', 'compensation')).toMatchObject({ generation: 1 })
+    expect(next(saga)).toEqual({ type: 'compensate', step: CREATE })
+    expect(commandKey(saga.id, 'create', 'compensation', 1)).toBe('saga-1:create:compensation:g1')
+  })
+
+  it('is resolved by an operator as undone by hand, and the saga goes on compensating', () => {
+    let saga = apply(stuck(), { type: 'OPERATOR_RESOLVE', actor: 'operator:ann', reason: 'cancelled in the back office' })
+    expect(findRecord(saga, 'create', 'compensation')).toMatchObject({ status: 'RESOLVED' })
+    expect(saga).toMatchObject({ status: 'COMPENSATING', cursor: RESERVE, state: 'BOOKING_CANCELLED' })
+    expect(next(saga)).toEqual({ type: 'compensate', step: RESERVE })
+    saga = apply(saga, succeeded(RESERVE, 'compensation'))
+    expect(saga).toMatchObject({ status: 'FAILED', error: { code: 'PAYMENT_DECLINED' } })
+  })
+})
+
+describe('after the pivot', () => {
+  const refused: StepError = { code: 'VALIDATION_FAILED', message: 'amount must be <= 10000000', status: 400, participant: 'booking' }
+
+  it('parks the saga when a step is rejected for good: never retried against the stored answer', () => {
+    const saga = apply(forwardTo(CONFIRM), rejected(CONFIRM, refused), at(40))
+    expect(saga).toMatchObject({ status: 'PARKED', cursor: CONFIRM, pivotPassed: true })
+    expect(saga.incident).toEqual({ step: 'confirm', phase: 'forward', kind: 'rejected', code: 'VALIDATION_FAILED', message: refused.message, participant: 'booking', participantStatus: 400, attempts: 1, since: at(40).toISOString() })
+    expect(saga.error).toBeUndefined()
+    expect(next(saga)).toEqual({ type: 'none' })
+  })
+
+  it('parks the saga when a finite retry budget is spent', () => {
+    const saga = apply(forwardTo(CONFIRM), exhausted(CONFIRM, 'forward', unavailable, 10))
+    expect(saga).toMatchObject({ status: 'PARKED', incident: { kind: 'unavailable', code: 'PARTICIPANT_UNAVAILABLE', attempts: 10 } })
+    expect(findRecord(saga, 'confirm', 'forward')).toMatchObject({ status: 'UNKNOWN' })
+  })
+
+  it('retries a rejected step as a new generation of its command', () => {
+    const saga = apply(apply(forwardTo(CONFIRM), rejected(CONFIRM, refused)), retry)
+    expect(saga).toMatchObject({ status: 'RUNNING', cursor: CONFIRM })
+    expect(saga.incident).toBeUndefined()
+    expect(findRecord(saga, 'confirm', 'forward')).toMatchObject({ generation: 1 })
+    expect(next(saga)).toEqual({ type: 'invoke', step: CONFIRM })
+    // A second rejection and a second retry: generation 2.
+    const again = apply(apply(saga, rejected(CONFIRM, refused)), retry)
+    expect(findRecord(again, 'confirm', 'forward')).toMatchObject({ generation: 2 })
+  })
+
+  it('retries a step whose budget was spent under the same key: it may have been applied', () => {
+    const saga = apply(apply(forwardTo(CONFIRM), exhausted(CONFIRM, 'forward')), retry)
+    expect(findRecord(saga, 'confirm', 'forward')?.generation).toBeUndefined()
+    expect(next(saga)).toEqual({ type: 'invoke', step: CONFIRM })
+  })
+
+  it('skips a parked step by hand: its result is recorded, and the saga goes on', () => {
+    const parked = apply(forwardTo(CONFIRM), rejected(CONFIRM, refused))
+    const saga = apply(parked, { type: 'OPERATOR_SKIP', actor: 'operator:ann', reason: 'confirmed by phone', result: { confirmed: 'by hand' } })
+    expect(findRecord(saga, 'confirm', 'forward')).toMatchObject({ status: 'SKIPPED' })
+    expect(saga).toMatchObject({ status: 'RUNNING', cursor: NOTIFY, state: 'CONFIRMED', results: { confirm: { confirmed: 'by hand' } } })
+    expect(next(saga)).toEqual({ type: 'invoke', step: NOTIFY })
+  })
+
+  it('completes in the same transition when the skipped step was the last', () => {
+    const parked = { ...forwardTo(NOTIFY), status: 'PARKED' as const, incident: { step: 'notify', phase: 'forward' as const, kind: 'paused' as const, code: 'PAUSED', message: 'paused', attempts: 0, since: T0.toISOString() } }
+    const saga = apply(parked, { type: 'OPERATOR_SKIP', actor: 'operator:ann', reason: 'no mail today' }, at(50))
+    expect(saga).toMatchObject({ status: 'COMPLETED', completedAt: at(50), results: { notify: null } })
+  })
+})
+
+describe('pausing and resuming', () => {
+  it('parks a saga with a pause request at its next decision, with the actor and reason', () => {
+    const saga = forwardTo(CREATE, { pauseRequest: { actor: 'operator:ann', reason: 'booking service under repair' } })
+    expect(next(saga)).toEqual({ type: 'pause' })
+    const paused = apply(saga, { type: 'PAUSED', actor: 'operator:ann', reason: 'booking service under repair' }, at(12))
+    expect(paused).toMatchObject({ status: 'PARKED', cursor: CREATE })
+    expect(paused.pauseRequest).toBeUndefined()
+    expect(paused.incident).toEqual({ step: 'create', phase: 'forward', kind: 'paused', code: 'PAUSED', message: 'Paused by operator:ann: booking service under repair', attempts: 0, since: at(12).toISOString() })
+    expect(next(paused)).toEqual({ type: 'none' })
+  })
+
+  it('pauses a compensating saga too, and resumes it compensating', () => {
+    const compensating = { ...apply(forwardTo(PAY), rejected(PAY)), pauseRequest: { actor: 'operator:ann' } }
+    expect(next(compensating)).toEqual({ type: 'pause' })
+    const paused = apply(compensating, { type: 'PAUSED', actor: 'operator:ann' })
+    expect(paused).toMatchObject({ status: 'PARKED', phase: 'compensation', incident: { phase: 'compensation', code: 'PAUSED' } })
+    const resumed = apply(paused, { type: 'OPERATOR_RESUME', actor: 'operator:ann' })
+    expect(resumed).toMatchObject({ status: 'COMPENSATING', cursor: CREATE })
+    expect(next(resumed)).toEqual({ type: 'compensate', step: CREATE })
+  })
+
+  it('aborts a paused saga before the pivot, settling the step it was paused at', () => {
+    const paused = apply(forwardTo(PAY, { pauseRequest: { actor: 'op' } }), { type: 'PAUSED', actor: 'op' })
+    const saga = apply(paused, { type: 'ABORT_REQUESTED', fenceCursor: true, actor: 'op', reason: 'customer gave up' })
+    expect(saga).toMatchObject({ status: 'COMPENSATING', cursor: PAY, error: { code: 'SAGA_ABORTED', message: 'An operator aborted the saga: customer gave up', step: 'pay' } })
+    expect(saga.incident).toBeUndefined()
+    expect(next(saga)).toEqual({ type: 'settle', step: PAY })
+  })
+})
+
+describe('attempt by attempt', () => {
+  const context = (made: number, attempts = made) => ({ made, attempts, startedAt: T0, random: 0.5 })
+  const down = { kind: 'unknown' as const, error: { code: 'SERVICE_UNAVAILABLE', message: 'down', status: 503 }, status: 503 }
+
+  it('records an applied answer as the step\'s success, with its body', () => {
+    expect(afterAttempt(trip, CREATE, 'invoke', { kind: 'applied', status: 201, body: { bookingId: 'b' } }, context(1)))
+      .toEqual({ type: 'record', event: { type: 'STEP_SUCCEEDED', step: CREATE, phase: 'forward', result: { bookingId: 'b' }, attempts: 1, startedAt: T0 } })
+  })
+
+  it('records an undo whose target state already holds as a successful undo', () => {
+    expect(afterAttempt(trip, CREATE, 'compensate', { kind: 'already', status: 409, error: { code: 'BOOKING_ALREADY_CANCELLED', message: 'x' } }, context(1)))
+      .toEqual({ type: 'record', event: { type: 'STEP_SUCCEEDED', step: CREATE, phase: 'compensation', alreadyUndone: true, attempts: 1, startedAt: T0 } })
+  })
+
+  it('records a rejection at once, in either phase', () => {
+    const error = { code: 'NOPE', message: 'no' }
+    expect(afterAttempt(trip, CREATE, 'invoke', { kind: 'rejected', status: 422, error }, context(1)).event).toMatchObject({ type: 'STEP_REJECTED', phase: 'forward' })
+    expect(afterAttempt(trip, CREATE, 'compensate', { kind: 'rejected', status: 422, error }, context(1)).event).toMatchObject({ type: 'STEP_REJECTED', phase: 'compensation' })
+  })
+
+  it('retries an unknown outcome within the budget, backing off, then gives up', () => {
+    expect(afterAttempt(trip, CREATE, 'invoke', down, context(1))).toMatchObject({ type: 'retry', delayMs: 75, event: { type: 'STEP_RETRYING' } })
+    expect(afterAttempt(trip, CREATE, 'invoke', down, context(2))).toMatchObject({ type: 'retry', delayMs: 150 })
+    expect(afterAttempt(trip, CREATE, 'invoke', down, context(3, 7))).toEqual({
+      type: 'record',
+      event: { type: 'STEP_EXHAUSTED', step: CREATE, phase: 'forward', attempts: 7, startedAt: T0, lastError: down.error,
+        error: { code: 'PARTICIPANT_UNAVAILABLE', message: 'the participant did not answer create within 7 attempts: down', status: 503 } },
+    })
+  })
+
+  it('keeps retrying a pivot or a post-pivot step while it has no definitive answer', () => {
+    expect(afterAttempt(trip, PAY, 'invoke', down, context(500)).type).toBe('retry')
+    expect(afterAttempt(trip, CONFIRM, 'invoke', down, context(500)).type).toBe('retry')
+  })
+
+  it('honours a participant\'s Retry-After', () => {
+    expect(afterAttempt(trip, CREATE, 'invoke', { ...down, retryAfterMs: 1_500 }, context(1))).toMatchObject({ delayMs: 1_500 })
+  })
+
+  it('settles by the fence: applied, never applied, or ask again', () => {
+    expect(afterAttempt(trip, PAY, 'settle', { kind: 'applied', body: { paymentId: 'p' } }, context(1)).event).toEqual({ type: 'STEP_SETTLED', step: PAY, applied: true, result: { paymentId: 'p' }, attempts: 1, startedAt: T0 })
+    expect(afterAttempt(trip, PAY, 'settle', { kind: 'not-applied' }, context(1)).event).toEqual({ type: 'STEP_SETTLED', step: PAY, applied: false, attempts: 1, startedAt: T0 })
+    expect(afterAttempt(trip, PAY, 'settle', down, context(1)).type).toBe('retry')
+    expect(afterAttempt(trip, PAY, 'settle', down, context(8)).event).toMatchObject({ type: 'STEP_EXHAUSTED', phase: 'forward', error: down.error })
+  })
+
+  it('stops retrying before the pivot once the saga is aborted or past its deadline, and for a pause anywhere', () => {
+    const retryingPay = apply(forwardTo(PAY), retrying(PAY, 'forward', 3))
+    expect(shouldYield(trip, retryingPay, PAY, BEFORE_DEADLINE)).toBe(false)
+    expect(shouldYield(trip, retryingPay, PAY, AFTER_DEADLINE)).toBe(true)
+    expect(shouldYield(trip, { ...retryingPay, abortRequested: true }, PAY, BEFORE_DEADLINE)).toBe(true)
+    const retryingConfirm = apply(forwardTo(CONFIRM), retrying(CONFIRM, 'forward', 3))
+    expect(shouldYield(trip, { ...retryingConfirm, abortRequested: true }, CONFIRM, AFTER_DEADLINE)).toBe(false)
+    expect(shouldYield(trip, { ...retryingConfirm, pauseRequest: { actor: 'op' } }, CONFIRM, BEFORE_DEADLINE)).toBe(true)
+  })
+})
+
+describe('definition versions', () => {
+  it('is a hash of the step list: the same steps give the same version', () => {
+    expect(defineSaga(tripSpec).version).toBe(trip.version)
+    expect(trip.version).toMatch(/^[0-9a-f]{12}$/)
+  })
+
+  it('changes when a step is added, removed, renamed or reordered, not when a command\'s body changes', () => {
+    const [reserve, create, pay, confirm, notify] = tripSpec.steps as [any, any, any, any, any]
+    const versions = [
+      [reserve, create, pay, confirm],
+      [reserve, create, pay, confirm, notify, { ...notify, name: 'notifyAgain' }],
+      [{ ...reserve, name: 'hold' }, create, pay, confirm, notify],
+      [create, reserve, pay, confirm, notify],
+    ].map((steps) => defineSaga({ ...tripSpec, steps }).version)
+    expect(new Set([...versions, trip.version]).size).toBe(5)
+    const rebodied = defineSaga({ ...tripSpec, steps: tripSpec.steps.map((step) => step.name === 'pay' ? { ...step, invoke: () => ({ participant: 'payment', method: 'POST' as const, path: '/v2/payments' }) } : step) })
+    expect(rebodied.version).toBe(trip.version)
+  })
+
+  it('can be set explicitly', () => {
+    expect(defineSaga({ ...tripSpec, version: 'v7' }).version).toBe('v7')
+    expect(structuralVersion('test-trip', trip.steps, { initialState: 'STARTED', completedState: 'COMPLETED', compensatedState: 'COMPENSATED' })).toBe(trip.version)
   })
 })
 
@@ -344,16 +536,28 @@ describe('a non-critical step', () => {
 
 describe('the deadline', () => {
   it('turns the saga back before an undoable step once passed', () => {
-    expect(next(forwardTo(CREATE), AFTER_DEADLINE)).toEqual({ type: 'expire' })
+    expect(next(forwardTo(CREATE), AFTER_DEADLINE)).toEqual({ type: 'expire', fenceCursor: false })
     expect(next(forwardTo(CREATE), at(60))).toEqual({ type: 'invoke', step: CREATE })
   })
 
   it('turns the saga back before the pivot once passed', () => {
-    expect(next(forwardTo(PAY), AFTER_DEADLINE)).toEqual({ type: 'expire' })
+    expect(next(forwardTo(PAY), AFTER_DEADLINE)).toEqual({ type: 'expire', fenceCursor: false })
   })
 
-  it('is not judged while a command of the current step may be in flight', () => {
-    expect(nextAction(trip, forwardTo(PAY), AFTER_DEADLINE, { checkDeadline: false })).toEqual({ type: 'invoke', step: PAY })
+  it('binds the pivot too: a pivot being retried past the deadline is settled by its fence first', () => {
+    const retryingPay = apply(forwardTo(PAY), retrying(PAY, 'forward', 40))
+    expect(next(retryingPay, AFTER_DEADLINE)).toEqual({ type: 'expire', fenceCursor: true })
+    const saga = apply(retryingPay, { type: 'DEADLINE_PASSED', fenceCursor: true }, AFTER_DEADLINE)
+    expect(findRecord(saga, 'pay', 'forward')).toMatchObject({ status: 'UNKNOWN', attempts: 40 })
+    expect(saga).toMatchObject({ status: 'COMPENSATING', cursor: PAY, error: { code: 'SAGA_TIMEOUT', step: 'pay' } })
+    expect(next(saga, AFTER_DEADLINE)).toEqual({ type: 'settle', step: PAY })
+    // The fence says the charge went through after all: forward, past the point of no return.
+    expect(apply(saga, settled(PAY, true), AFTER_DEADLINE)).toMatchObject({ status: 'RUNNING', pivotPassed: true, cursor: CONFIRM })
+  })
+
+  it('settles the current step first when the saga was taken over, since its command may be in flight', () => {
+    expect(nextAction(trip, forwardTo(PAY), AFTER_DEADLINE, { takenOver: true })).toEqual({ type: 'expire', fenceCursor: true })
+    expect(nextAction(trip, forwardTo(PAY), BEFORE_DEADLINE, { takenOver: true })).toEqual({ type: 'invoke', step: PAY })
   })
 
   it('no longer matters after the pivot', () => {
@@ -368,14 +572,14 @@ describe('the deadline', () => {
   })
 
   it('compensates with SAGA_TIMEOUT at the step it was about to run', () => {
-    const saga = apply(forwardTo(PAY), { type: 'DEADLINE_PASSED' }, AFTER_DEADLINE)
+    const saga = apply(forwardTo(PAY), { type: 'DEADLINE_PASSED', fenceCursor: false }, AFTER_DEADLINE)
     expect(saga).toMatchObject({ status: 'COMPENSATING', cursor: CREATE })
     expect(saga.error).toMatchObject({ code: 'SAGA_TIMEOUT', step: 'pay' })
     expect(next(saga, AFTER_DEADLINE)).toEqual({ type: 'compensate', step: CREATE })
   })
 
   it('fails at once when it passes before the first step', () => {
-    const saga = apply(startSaga(), { type: 'DEADLINE_PASSED' }, AFTER_DEADLINE)
+    const saga = apply(startSaga(), { type: 'DEADLINE_PASSED', fenceCursor: false }, AFTER_DEADLINE)
     expect(saga).toMatchObject({ status: 'FAILED', state: 'COMPENSATED', completedAt: AFTER_DEADLINE })
     expect(saga.error).toMatchObject({ code: 'SAGA_TIMEOUT', step: 'reserve' })
   })
@@ -384,17 +588,27 @@ describe('the deadline', () => {
 describe('an abort', () => {
   it('turns the saga back before the pivot, even before the deadline', () => {
     const saga = forwardTo(PAY, { abortRequested: true })
-    expect(next(saga)).toEqual({ type: 'abort' })
-    expect(next(saga, AFTER_DEADLINE)).toEqual({ type: 'abort' })
-    const aborted = apply(saga, { type: 'ABORT_REQUESTED' })
+    expect(next(saga)).toEqual({ type: 'abort', fenceCursor: false })
+    expect(next(saga, AFTER_DEADLINE)).toEqual({ type: 'abort', fenceCursor: false })
+    const aborted = apply(saga, { type: 'ABORT_REQUESTED', fenceCursor: false })
+    expect(aborted.abortRequested).toBe(false)
     expect(aborted).toMatchObject({ status: 'COMPENSATING', cursor: CREATE })
     expect(aborted.error).toMatchObject({ code: 'SAGA_ABORTED', step: 'pay' })
     expect(next(aborted)).toEqual({ type: 'compensate', step: CREATE })
   })
 
-  it('is not acted on while a command of the current step may be in flight', () => {
-    const saga = forwardTo(PAY, { abortRequested: true })
-    expect(nextAction(trip, saga, BEFORE_DEADLINE, { checkDeadline: false })).toEqual({ type: 'invoke', step: PAY })
+  it('stops a pivot being retried and settles it: never accepted and then ignored', () => {
+    const saga = { ...apply(forwardTo(PAY), retrying(PAY, 'forward', 12)), abortRequested: true }
+    expect(next(saga)).toEqual({ type: 'abort', fenceCursor: true })
+    const aborted = apply(saga, { type: 'ABORT_REQUESTED', fenceCursor: true, actor: 'operator:ann' })
+    expect(next(aborted)).toEqual({ type: 'settle', step: PAY })
+    // Never charged: the earlier steps are undone.
+    expect(apply(aborted, settled(PAY, false))).toMatchObject({ status: 'COMPENSATING', cursor: CREATE })
+  })
+
+  it('settles the current step of a taken-over saga before turning back', () => {
+    const saga = forwardTo(CREATE, { abortRequested: true })
+    expect(nextAction(trip, saga, BEFORE_DEADLINE, { takenOver: true })).toEqual({ type: 'abort', fenceCursor: true })
   })
 
   it('is ignored after the pivot', () => {

@@ -5,3 +5,22 @@ export class LeaseLostError extends Error {
     this.name = 'LeaseLostError'
   }
 }
+
+/**
+ * The saga started on a definition version this process does not have (a deploy changed the
+ * saga type's steps): running it would run the wrong steps, so it is left alone.
+ */
+export class UnknownDefinitionError extends Error {
+  constructor(readonly sagaId: string, readonly sagaType: string, readonly definitionVersion: string) {
+    super(`Saga ${sagaId} started on ${sagaType} version ${definitionVersion}, which this process does not have`)
+    this.name = 'UnknownDefinitionError'
+  }
+}
+
+/** A search cursor the store did not write (a client made one up, or it was damaged). */
+export class InvalidCursorError extends Error {
+  constructor() {
+    super('invalid cursor')
+    this.name = 'InvalidCursorError'
+  }
+}

@@ -1,17 +1,22 @@
-import type { LeaseOwner } from './ports.ts'
+import type { DefinitionRef, LeaseOwner, Orphan } from './ports.ts'
 import type { SagaInstance, SagaStatus } from './saga-instance.ts'
 
 /** What recovery needs from storage: find sagas whose owner stopped, and take one over. */
 export interface RecoveryStore {
-  listOrphanedSagas(options: { olderThanMs?: number; limit?: number }): Promise<{ id: string; type: string; status: string; ownerId: string | null }[]>
+  listOrphanedSagas(options: { olderThanMs?: number; limit?: number; definitions?: readonly DefinitionRef[] }): Promise<Orphan[]>
+  countOrphansOutside(definitions: readonly DefinitionRef[]): Promise<number>
   claimSaga(id: string, ownerId: string): Promise<{ saga: SagaInstance; owner: LeaseOwner } | undefined>
 }
 
 export interface RecoveryDependencies {
   store: RecoveryStore
+  /** The definitions this process can run: recovery takes no other saga over. */
+  definitions: readonly DefinitionRef[]
   /** Drives a taken-over saga from its last committed point (re-sending its in-flight command). */
   drive(saga: SagaInstance, owner: LeaseOwner): Promise<SagaInstance>
   ownerId: string
+  /** Default: Date.now */
+  now?: () => number
 }
 
 export interface RecoveryOptions {
@@ -21,6 +26,12 @@ export interface RecoveryOptions {
   dryRun?: boolean
   /** Wait until each recovered saga settles (CLI) or only start driving it (background loop). Default: true */
   waitForOutcome?: boolean
+  /**
+   * With waitForOutcome: stop waiting after this long. Sagas still moving are left to this
+   * process's runners (or, once it stops, to the next owner) and counted as still running, so
+   * an operator's command always ends. Default: no bound
+   */
+  timeoutMs?: number
   /** Sagas driven at once. Default: 16 */
   concurrency?: number
   /** Sagas looked at in one pass. Default: 10000 */
@@ -29,10 +40,11 @@ export interface RecoveryOptions {
 }
 
 export type RecoveryProgress =
-  | { type: 'found'; total: number }
+  | { type: 'found'; total: number; leftAlone: number }
   | { type: 'claimed'; sagaId: string; sagaType: string }
   | { type: 'skipped'; sagaId: string; reason: string }
   | { type: 'settled'; sagaId: string; status: SagaStatus }
+  | { type: 'timeout'; stillRunning: number }
 
 export interface RecoverySummary {
   /** Orphaned sagas found. */
@@ -42,10 +54,14 @@ export interface RecoverySummary {
   completed: number
   failed: number
   compensationFailed: number
+  /** Waiting for an operator with an incident. */
+  parked: number
   /** Still RUNNING/COMPENSATING when the pass ended (or, with waitForOutcome false, being driven). */
-  stillStuck: number
+  stillRunning: number
   /** Taken by another runner between listing and claiming. */
   skipped: number
+  /** Orphans whose definition version this process does not have: left for one that does. */
+  leftAlone: number
   sagaIds: string[]
 }
 
@@ -56,14 +72,24 @@ export interface RecoverySummary {
  * the CLI. Safe to run from several processes at once: a saga is claimed by exactly one.
  */
 export async function recoverPendingSagas(dependencies: RecoveryDependencies, options: RecoveryOptions = {}): Promise<RecoverySummary> {
-  const orphans = await dependencies.store.listOrphanedSagas({ olderThanMs: options.olderThanMs ?? 0, limit: options.limit ?? 10_000 })
-  const summary: RecoverySummary = { found: orphans.length, recovered: 0, completed: 0, failed: 0, compensationFailed: 0, stillStuck: 0, skipped: 0, sagaIds: orphans.map((o) => o.id) }
-  options.onProgress?.({ type: 'found', total: orphans.length })
+  const now = dependencies.now ?? Date.now
+  const deadline = options.timeoutMs === undefined ? Infinity : now() + options.timeoutMs
+  const orphans = await dependencies.store.listOrphanedSagas({ olderThanMs: options.olderThanMs ?? 0, limit: options.limit ?? 10_000, definitions: dependencies.definitions })
+  const leftAlone = await dependencies.store.countOrphansOutside(dependencies.definitions)
+  const summary: RecoverySummary = { found: orphans.length, recovered: 0, completed: 0, failed: 0, compensationFailed: 0, parked: 0, stillRunning: 0, skipped: 0, leftAlone, sagaIds: orphans.map((o) => o.id) }
+  options.onProgress?.({ type: 'found', total: orphans.length, leftAlone })
   if (options.dryRun) return summary
 
   const queue = [...orphans]
+  const timedOut = new Promise<'timeout'>((resolve) => {
+    if (deadline !== Infinity) setTimeout(() => resolve('timeout'), Math.max(0, deadline - now())).unref()
+  })
   const worker = async () => {
     for (let orphan = queue.shift(); orphan; orphan = queue.shift()) {
+      if (now() >= deadline) {
+        queue.unshift(orphan)
+        return
+      }
       const claimed = await dependencies.store.claimSaga(orphan.id, dependencies.ownerId)
       if (!claimed) {
         summary.skipped++
@@ -74,18 +100,27 @@ export async function recoverPendingSagas(dependencies: RecoveryDependencies, op
       options.onProgress?.({ type: 'claimed', sagaId: orphan.id, sagaType: orphan.type })
       const run = dependencies.drive(claimed.saga, claimed.owner)
       if (options.waitForOutcome === false) {
-        summary.stillStuck++
+        summary.stillRunning++
         run.catch(() => {})
         continue
       }
-      const final = await run.catch(() => claimed.saga)
+      const final = await Promise.race([run.catch(() => claimed.saga), timedOut])
+      if (final === 'timeout') {
+        summary.stillRunning++
+        run.catch(() => {})
+        continue
+      }
       if (final.status === 'COMPLETED') summary.completed++
       else if (final.status === 'FAILED') summary.failed++
       else if (final.status === 'COMPENSATION_FAILED') summary.compensationFailed++
-      else summary.stillStuck++
+      else if (final.status === 'PARKED') summary.parked++
+      else summary.stillRunning++
       options.onProgress?.({ type: 'settled', sagaId: orphan.id, status: final.status })
     }
   }
   await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 16) }, worker))
+  // Orphans not reached before the timeout are as unfinished as those still being driven.
+  summary.stillRunning += queue.length
+  if (now() >= deadline) options.onProgress?.({ type: 'timeout', stillRunning: summary.stillRunning })
   return summary
 }

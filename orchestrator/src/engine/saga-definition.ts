@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { DEFAULT_COMPENSATION_RETRY, DEFAULT_RETRY, RETRY_FOREVER, type RetryPolicy } from './retry-policy.ts'
 
 /**
@@ -15,7 +16,9 @@ export interface Command {
  * - `compensatable`: has an undo, run in reverse order when a later step fails.
  * - `pivot`: the point of no return. Before it the saga can still be undone; after it, it
  *   can only go forward.
- * - `retriable`: after the pivot; retried until it succeeds, never undone.
+ * - `retriable`: after the pivot; never undone. Transient failures are retried (by default
+ *   forever, with capped backoff); a definitive rejection, or a finite budget spent, parks the
+ *   saga for an operator.
  */
 export type StepKind = 'compensatable' | 'pivot' | 'retriable'
 
@@ -38,6 +41,12 @@ export interface StepDefinition<Input = unknown> {
   compensatedState?: string
   invoke: (context: StepContext<Input>) => Command
   compensate?: (context: StepContext<Input>) => Command
+  /**
+   * Error codes with which the participant answers the undo when its target state already
+   * holds (e.g. BOOKING_ALREADY_CANCELLED for cancelling a booking): the undo is done.
+   * Default: none (an undo that finds nothing to do should answer 2xx).
+   */
+  alreadyUndone?: readonly string[]
   /** Attempts of `invoke`. Default: 3 attempts (pivot and retriable steps: until definitive). */
   retry: RetryPolicy
   /** Attempts of `compensate`. Default: 8 attempts, capped at 5 s apart. */
@@ -49,6 +58,12 @@ export interface StepDefinition<Input = unknown> {
 export interface SagaDefinition<Input = unknown> {
   /** e.g. "tour-booking"; stored with every instance. */
   type: string
+  /**
+   * Stored with every instance, which finishes on the version it started on. Default: a hash
+   * of the step list (names, kinds, order, criticality, states), so adding, removing or
+   * reordering a step makes a new version.
+   */
+  version: string
   /** Time allowed to get past the pivot; then the saga compensates with SAGA_TIMEOUT. */
   deadlineMs: number
   steps: StepDefinition<Input>[]
@@ -65,10 +80,21 @@ export interface SagaDefinition<Input = unknown> {
   /** JSON schema of the input; the API validates start requests against it. */
   inputSchema?: Record<string, unknown>
   /**
+   * Checked before a saga of this type is created (by every route that starts one): throws to
+   * refuse the request, e.g. a cancellation while the booking's own saga is unfinished.
+   */
+  guard?: (input: Input, sagas: SagaLookup) => Promise<void>
+  /**
    * At most one saga of this type per business key, e.g. one cancellation per booking: a
    * second start returns the first saga instead of creating another.
    */
   businessKey?: (input: Input) => string | undefined
+}
+
+/** What a guard may ask about other sagas. */
+export interface SagaLookup {
+  /** The id of an unfinished saga (not COMPLETED or FAILED) of `type` about that booking or reservation. */
+  findUnfinished(query: { type: string; bookingId?: string; reservationId?: string }): Promise<string | undefined>
 }
 
 export interface SagaReferences {
@@ -80,8 +106,8 @@ export interface SagaReferences {
 export type StepSpec<Input> = Omit<StepDefinition<Input>, 'critical' | 'retry' | 'compensationRetry' | 'timeoutMs'> &
   Partial<Pick<StepDefinition<Input>, 'critical' | 'retry' | 'compensationRetry' | 'timeoutMs'>>
 
-export type SagaSpec<Input> = Omit<SagaDefinition<Input>, 'steps' | 'initialState' | 'completedState' | 'compensatedState'> &
-  Partial<Pick<SagaDefinition<Input>, 'initialState' | 'completedState' | 'compensatedState'>> & { steps: StepSpec<Input>[] }
+export type SagaSpec<Input> = Omit<SagaDefinition<Input>, 'steps' | 'version' | 'initialState' | 'completedState' | 'compensatedState'> &
+  Partial<Pick<SagaDefinition<Input>, 'version' | 'initialState' | 'completedState' | 'compensatedState'>> & { steps: StepSpec<Input>[] }
 
 /** Fills in step defaults and checks the shape: fails at start-up, not mid-saga. */
 export function defineSaga<Input>(spec: SagaSpec<Input>): SagaDefinition<Input> {
@@ -102,18 +128,26 @@ export function defineSaga<Input>(spec: SagaSpec<Input>): SagaDefinition<Input> 
     const pivot = steps.findIndex((s) => s.kind === 'pivot')
     if (step.kind === 'compensatable' && pivot !== -1 && index > pivot) problems.push(`compensatable step "${step.name}" comes after the pivot`)
     if (step.kind === 'retriable' && (pivot === -1 || index < pivot)) problems.push(`retriable step "${step.name}" must come after a pivot`)
-    // Giving up after the pivot would turn the saga back past its point of no return.
-    if (step.kind === 'retriable' && step.critical && step.retry.maxAttempts !== Infinity) problems.push(`retriable step "${step.name}" must retry until it succeeds (maxAttempts: Infinity) or be critical: false`)
+    if (step.alreadyUndone?.length && !step.compensate) problems.push(`step "${step.name}" lists alreadyUndone codes but has no compensate`)
   })
   if (steps.filter((s) => s.kind === 'pivot').length > 1) problems.push('a saga has at most one pivot')
   if (!steps.length) problems.push('a saga needs at least one step')
   if (!(spec.deadlineMs > 0)) problems.push('deadlineMs must be positive')
   if (problems.length) throw new Error(`Saga "${spec.type}" is not valid: ${problems.join('; ')}`)
-  return {
-    initialState: 'STARTED',
-    completedState: 'COMPLETED',
-    compensatedState: 'COMPENSATED',
-    ...spec,
-    steps,
+  const states = {
+    initialState: spec.initialState ?? 'STARTED',
+    completedState: spec.completedState ?? 'COMPLETED',
+    compensatedState: spec.compensatedState ?? 'COMPENSATED',
   }
+  return { ...spec, ...states, steps, version: spec.version ?? structuralVersion(spec.type, steps, states) }
+}
+
+/**
+ * A short hash of what a running instance depends on: its step list (a step's cursor position,
+ * name and kind) and its states. Changing a command's body or a retry policy keeps the
+ * version; adding, removing, renaming or reordering a step changes it.
+ */
+export function structuralVersion(type: string, steps: readonly StepDefinition<any>[], states: Record<string, string>): string {
+  const shape = [type, states, steps.map((s) => [s.name, s.kind, s.critical, s.state, s.compensatedState ?? null, Boolean(s.compensate)])]
+  return createHash('sha256').update(JSON.stringify(shape)).digest('hex').slice(0, 12)
 }

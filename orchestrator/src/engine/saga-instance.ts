@@ -3,17 +3,37 @@
  * - COMPENSATING: undoing completed steps in reverse order.
  * - COMPLETED: every critical step succeeded.
  * - FAILED: a step failed and everything done before it was undone.
- * - COMPENSATION_FAILED: an undo failed past its budget; an operator must resume it.
+ * - COMPENSATION_FAILED: an undo cannot make progress (rejected for good, or its retry budget
+ *   spent); an operator retries or resolves it.
+ * - PARKED: forward progress needs an operator: a step after the pivot was rejected for good,
+ *   or an operator paused the saga. It is retried, skipped, resumed (or, before the pivot, aborted).
+ *
+ * The one list of statuses: schemas, the CLI and the API's stats take it from here.
  */
-export type SagaStatus = 'RUNNING' | 'COMPENSATING' | 'COMPLETED' | 'FAILED' | 'COMPENSATION_FAILED'
+export const SAGA_STATUSES = ['RUNNING', 'COMPENSATING', 'COMPLETED', 'FAILED', 'COMPENSATION_FAILED', 'PARKED'] as const
+export type SagaStatus = (typeof SAGA_STATUSES)[number]
 export type Phase = 'forward' | 'compensation'
 
 export const TERMINAL_STATUSES: readonly SagaStatus[] = ['COMPLETED', 'FAILED']
-/** Statuses a runner drives on its own (COMPENSATION_FAILED waits for an operator). */
+/** Statuses a runner drives on its own. */
 export const ACTIVE_STATUSES: readonly SagaStatus[] = ['RUNNING', 'COMPENSATING']
+/** Statuses that wait for an operator: no lease, no participant calls, an incident. */
+export const WAITING_STATUSES: readonly SagaStatus[] = ['PARKED', 'COMPENSATION_FAILED']
 
 export function isTerminal(status: SagaStatus): boolean {
   return status === 'COMPLETED' || status === 'FAILED'
+}
+
+export function isActive(status: SagaStatus): boolean {
+  return status === 'RUNNING' || status === 'COMPENSATING'
+}
+
+export function isWaiting(status: SagaStatus): boolean {
+  return status === 'PARKED' || status === 'COMPENSATION_FAILED'
+}
+
+export function isSagaStatus(value: string): value is SagaStatus {
+  return (SAGA_STATUSES as readonly string[]).includes(value)
 }
 
 /** A participant's error as the saga keeps it: its code, message and where it came from. */
@@ -31,14 +51,36 @@ export interface SagaFailure extends StepError {
 }
 
 /**
+ * Why a saga waits for an operator (contract: `incident`).
+ * - rejected: the participant refused the step for good (its answer is stored under the key).
+ * - unavailable: the step's retry budget is spent without a definitive answer.
+ * - paused: an operator paused the saga.
+ */
+export interface Incident {
+  step: string
+  phase: Phase
+  kind: 'rejected' | 'unavailable' | 'paused'
+  code: string
+  message: string
+  participant?: string
+  participantStatus?: number
+  attempts: number
+  /** ISO time the saga started waiting. */
+  since: string
+}
+
+/**
  * - SUCCEEDED: done (for a forward step, its result is in `results`).
- * - REJECTED: a participant refused the command (a business error).
- * - UNKNOWN: no definitive answer within the budget; the command may have been applied.
+ * - REJECTED: a participant refused the command for good (a business error).
+ * - UNKNOWN: no definitive answer; the command may have been applied. Settled (by the
+ *   participant's fence) before anything below it is undone.
  * - RETRYING: attempts failed transiently and more will follow.
  * - FAILED: a non-critical step gave up, or an undo gave up.
- * - SETTLED: an UNKNOWN step, re-sent during compensation, turned out not to have been applied.
+ * - SETTLED: an UNKNOWN step turned out, by its fence, never to have been applied.
+ * - SKIPPED: an operator marked a parked step done by hand.
+ * - RESOLVED: an operator closed a failed undo as done by hand.
  */
-export type StepStatus = 'SUCCEEDED' | 'REJECTED' | 'UNKNOWN' | 'RETRYING' | 'FAILED' | 'SETTLED'
+export type StepStatus = 'SUCCEEDED' | 'REJECTED' | 'UNKNOWN' | 'RETRYING' | 'FAILED' | 'SETTLED' | 'SKIPPED' | 'RESOLVED'
 
 /** One line of the timeline support staff see. */
 export interface StepRecord {
@@ -49,11 +91,24 @@ export interface StepRecord {
   startedAt: string
   finishedAt?: string
   lastError?: StepError
+  /**
+   * Bumped by an operator retry after a definitive rejection: the command is sent under a new
+   * idempotency key (`…:g<generation>`), since the old key's answer is stored for good.
+   * Absent: 0, the original key.
+   */
+  generation?: number
+}
+
+export interface PauseRequest {
+  actor: string
+  reason?: string
 }
 
 export interface SagaInstance<Input = unknown> {
   id: string
   type: string
+  /** The version of the saga type's definition this saga started on; it finishes on it. */
+  definitionVersion: string
   status: SagaStatus
   state: string
   phase: Phase
@@ -66,11 +121,18 @@ export interface SagaInstance<Input = unknown> {
   steps: StepRecord[]
   error?: SagaFailure
   compensationError?: SagaFailure
+  /** Why a PARKED or COMPENSATION_FAILED saga waits. */
+  incident?: Incident
   /** Bumped by every write; a write with a stale version is refused. */
   version: number
   /** Grows on every takeover; a write with a stale epoch is refused (fencing). */
   leaseEpoch: number
+  /** An operator asked for an abort; the runner turns back at its next decision. */
   abortRequested: boolean
+  /** An operator asked for a pause (who, and why); the runner parks the saga at its next decision. */
+  pauseRequest?: PauseRequest
+  /** Principal that started the saga (a client may read the sagas it started). */
+  startedBy?: string
   deadlineAt: Date
   createdAt: Date
   updatedAt: Date

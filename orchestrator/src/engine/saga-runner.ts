@@ -1,9 +1,9 @@
-import { applyEvent, findRecord, nextAction, type SagaEvent } from './decide.ts'
-import { LeaseLostError } from './engine-errors.ts'
-import type { Clock, CommandTransport, EngineObserver, LeaseOwner, SagaMirror, SagaStore, Transition } from './ports.ts'
-import { backoffDelay, hasAttemptsLeft } from './retry-policy.ts'
+import { classifyFence, classifyReply } from './classify.ts'
+import { afterAttempt, applyEvent, commandKey, findRecord, type Mode, nextAction, type SagaEvent, shouldYield } from './decide.ts'
+import { LeaseLostError, UnknownDefinitionError } from './engine-errors.ts'
+import type { Clock, CommandTransport, EngineObserver, LeaseOwner, PendingRequests, SagaMirror, SagaRepository, Transition } from './ports.ts'
 import type { SagaDefinition } from './saga-definition.ts'
-import { ACTIVE_STATUSES, type Phase, type SagaInstance, type StepError } from './saga-instance.ts'
+import { isActive, isWaiting, type Incident, type Phase, type SagaInstance } from './saga-instance.ts'
 import type { SagaRegistry } from './saga-registry.ts'
 
 export interface EngineLogger {
@@ -14,7 +14,7 @@ export interface EngineLogger {
 
 export interface SagaRunnerOptions {
   registry: SagaRegistry
-  store: SagaStore
+  store: Pick<SagaRepository, 'recordTransition' | 'pendingRequests'>
   transport: CommandTransport
   /** Default: no mirror. */
   mirror?: SagaMirror
@@ -25,16 +25,14 @@ export interface SagaRunnerOptions {
   observer?: EngineObserver
 }
 
-type Mode = 'invoke' | 'compensate' | 'settle'
-
 export const systemClock: Clock = {
   now: () => new Date(),
   random: Math.random,
   sleep: (ms, signal) => new Promise((resolve) => {
     if (signal?.aborted) return resolve()
     const onAbort = () => { clearTimeout(timer); resolve() }
-    // The listener goes when the timer fires: every sleep shares the runner's one signal, and
-    // a step retried for hours must not pile up a listener per attempt.
+    // The listener goes when the timer fires: a step retried for hours must not pile up a
+    // listener per attempt on a long-lived signal.
     const timer = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve() }, ms)
     signal?.addEventListener('abort', onAbort, { once: true })
   }),
@@ -42,15 +40,22 @@ export const systemClock: Clock = {
 
 const silent: EngineLogger = { info() {}, warn() {}, error() {} }
 
+interface Run {
+  promise: Promise<SagaInstance>
+  /** Wakes the run from a retry's sleep (an operator asked for something). */
+  wake: AbortController
+}
+
 /**
- * Drives sagas: asks `nextAction` what to do, performs it (sending commands, retrying by
- * policy), and records every outcome through the store before taking the next step. The
- * only part of the engine that does I/O, and only through its ports.
+ * Drives sagas: asks `nextAction` what to do, performs it (sending commands and fences,
+ * retrying by `afterAttempt`), and records every outcome through the store before taking the
+ * next step. The only part of the engine that does I/O, and only through its ports: every
+ * rule lives in decide.ts, this class only performs.
  */
 export class SagaRunner {
   readonly #options: Required<Omit<SagaRunnerOptions, 'mirror' | 'observer'>> & Pick<SagaRunnerOptions, 'mirror' | 'observer'>
   /** Sagas this process is driving now: one runner per saga per process. */
-  readonly #running = new Map<string, Promise<SagaInstance>>()
+  readonly #running = new Map<string, Run>()
   readonly #stopping = new AbortController()
 
   constructor(options: SagaRunnerOptions) {
@@ -66,51 +71,62 @@ export class SagaRunner {
     return this.#running.has(sagaId)
   }
 
+  /** The ids of the sagas this process drives now. */
+  runningIds(): string[] {
+    return [...this.#running.keys()]
+  }
+
+  /** Ends a retry's sleep early, so the runner reads what an operator asked for now. */
+  wake(sagaId: string): void {
+    this.#running.get(sagaId)?.wake.abort()
+  }
+
   /**
-   * Drives a saga until it is terminal, parked, or owned by someone else. `resumed`: the
-   * saga was taken over, so the command of its current step may be in flight: it is re-sent
-   * with its original key before anything else.
+   * Drives a saga until it is terminal, waits for an operator, or is owned by someone else.
+   * `takenOver`: the saga comes from another owner, whose last command may be in flight.
+   * Rejects with UnknownDefinitionError when this process does not have the saga's version.
    */
-  drive(saga: SagaInstance, owner: LeaseOwner, resumed = false): Promise<SagaInstance> {
+  drive(saga: SagaInstance, owner: LeaseOwner, takenOver = false): Promise<SagaInstance> {
     const existing = this.#running.get(saga.id)
-    if (existing) return existing
-    const run = this.#drive(saga, owner, resumed).finally(() => this.#running.delete(saga.id))
+    if (existing) return existing.promise
+    const run: Run = { wake: new AbortController(), promise: undefined as never }
+    run.promise = this.#drive(saga, owner, takenOver, run).finally(() => this.#running.delete(saga.id))
     this.#running.set(saga.id, run)
-    return run
+    return run.promise
   }
 
   /** Stops sleeping between retries and lets running sagas end at their next write. */
   async stop(): Promise<void> {
     this.#stopping.abort()
-    await Promise.allSettled([...this.#running.values()])
+    await Promise.allSettled([...this.#running.values()].map((run) => run.promise))
   }
 
-  async #drive(saga: SagaInstance, owner: LeaseOwner, resumed: boolean): Promise<SagaInstance> {
-    const definition = this.#options.registry.get(saga.type)
+  async #drive(saga: SagaInstance, owner: LeaseOwner, takenOver: boolean, run: Run): Promise<SagaInstance> {
+    const definition = this.#options.registry.find(saga.type, saga.definitionVersion)
+    if (!definition) throw new UnknownDefinitionError(saga.id, saga.type, saga.definitionVersion)
     let current = saga
-    let checkDeadline = !resumed
+    let options = { takenOver }
     try {
       for (;;) {
         if (this.#stopping.signal.aborted) return current
-        const action = nextAction(definition, current, this.#options.clock.now(), { checkDeadline })
-        checkDeadline = true
+        const action = nextAction(definition, current, this.#options.clock.now(), options)
+        options = { takenOver: false }
         switch (action.type) {
           case 'none':
             return current
+          case 'pause':
+            current = await this.#commit(definition, current, { type: 'PAUSED', actor: current.pauseRequest!.actor, ...(current.pauseRequest!.reason ? { reason: current.pauseRequest!.reason } : {}) }, owner)
+            break
           case 'expire':
-            current = await this.#commit(definition, current, { type: 'DEADLINE_PASSED' }, owner)
+            current = await this.#commit(definition, current, { type: 'DEADLINE_PASSED', fenceCursor: action.fenceCursor }, owner)
             break
           case 'abort':
-            current = await this.#commit(definition, current, { type: 'ABORT_REQUESTED' }, owner)
+            current = await this.#commit(definition, current, { type: 'ABORT_REQUESTED', fenceCursor: action.fenceCursor }, owner)
             break
           case 'invoke':
-            current = await this.#perform(definition, current, action.step, 'invoke', owner)
-            break
           case 'compensate':
-            current = await this.#perform(definition, current, action.step, 'compensate', owner)
-            break
           case 'settle':
-            current = await this.#perform(definition, current, action.step, 'settle', owner)
+            current = await this.#perform(definition, current, action.step, action.type, owner, run)
             break
         }
       }
@@ -123,18 +139,21 @@ export class SagaRunner {
     }
   }
 
-  /** Attempts one step by its policy and records the outcome. */
-  async #perform(definition: SagaDefinition<any>, saga: SagaInstance, index: number, mode: Mode, owner: LeaseOwner): Promise<SagaInstance> {
-    const { clock, transport, logger, observer } = this.#options
+  /** Attempts one step, retrying by its policy, and records the outcome. */
+  async #perform(definition: SagaDefinition<any>, saga: SagaInstance, index: number, mode: Mode, owner: LeaseOwner, run: Run): Promise<SagaInstance> {
+    const { clock, transport, observer } = this.#options
     const step = definition.steps[index]!
     const phase: Phase = mode === 'compensate' ? 'compensation' : 'forward'
-    const build = mode === 'compensate' ? step.compensate! : step.invoke
-    const command = build({ sagaId: saga.id, input: saga.input, results: saga.results })
-    // Deterministic: a command re-sent after a crash, or to settle an unknown outcome, is a
-    // replay at the participant.
-    const idempotencyKey = `${saga.id}:${step.name}:${phase}`
-    const policy = mode === 'invoke' ? step.retry : step.compensationRetry
+    // A settle asks about the forward command, by its participant and key.
+    const command = (mode === 'compensate' ? step.compensate! : step.invoke)({ sagaId: saga.id, input: saga.input, results: saga.results })
     const previous = findRecord(saga, step.name, phase)
+    const metadata = {
+      idempotencyKey: commandKey(saga.id, step.name, phase, previous?.generation),
+      sagaId: saga.id,
+      sagaType: saga.type,
+      step: step.name,
+      timeoutMs: step.timeoutMs,
+    }
     const startedAt = previous?.status === 'RETRYING' ? new Date(previous.startedAt) : clock.now()
     let attempts = previous && previous.status !== 'SUCCEEDED' ? previous.attempts : 0
     let current = saga
@@ -142,56 +161,24 @@ export class SagaRunner {
     for (let made = 1; ; made++) {
       attempts++
       const began = performance.now()
-      const outcome = await transport.send(command, { idempotencyKey, sagaId: saga.id, sagaType: saga.type, step: step.name, timeoutMs: step.timeoutMs })
+      const outcome = mode === 'settle'
+        ? classifyFence(await transport.fence(command.participant, metadata), command.participant)
+        : classifyReply(await transport.send(command, metadata), command.participant, mode === 'compensate' ? step.alreadyUndone : undefined)
       observer?.stepAttempt?.({ saga: current, step: step.name, phase, outcome: outcome.kind, durationMs: performance.now() - began })
 
-      if (outcome.kind === 'success') {
-        const event: SagaEvent = mode === 'settle'
-          ? { type: 'STEP_SETTLED', step: index, applied: true, result: outcome.body, attempts, startedAt }
-          : { type: 'STEP_SUCCEEDED', step: index, phase, result: mode === 'invoke' ? outcome.body : undefined, attempts, startedAt }
-        return this.#commit(definition, current, event, owner)
-      }
-      if (outcome.kind === 'rejected') {
-        if (mode === 'settle') {
-          // Refused now, so it was not applied before (a replay would have returned the original answer).
-          return this.#commit(definition, current, { type: 'STEP_SETTLED', step: index, applied: false, attempts, startedAt }, owner)
-        }
-        if (mode === 'invoke' && step.kind !== 'retriable') {
-          return this.#commit(definition, current, { type: 'STEP_REJECTED', step: index, error: outcome.error, attempts, startedAt }, owner)
-        }
-        // An undo or a post-pivot step cannot take no for an answer: retry it like a transient failure.
-      }
+      const decision = afterAttempt(definition, index, mode, outcome, { attempts, made, startedAt, random: clock.random() })
+      current = await this.#commit(definition, current, decision.event, owner)
+      if (decision.type === 'record') return current
 
-      const error = outcome.error
-      const turnBack = mode === 'invoke' && step.kind === 'compensatable' ? this.#reasonToTurnBack(current, definition) : undefined
-      if (turnBack || !hasAttemptsLeft(policy, made)) {
-        const reason: StepError = turnBack ?? (mode === 'invoke'
-          ? { code: 'PARTICIPANT_UNAVAILABLE', message: `${command.participant} did not answer ${step.name} within ${attempts} attempts: ${error.message}`, participant: command.participant, ...(error.status ? { status: error.status } : {}) }
-          : error)
-        if (mode === 'compensate' || mode === 'settle') {
-          logger.error({ sagaId: saga.id, step: step.name, error }, 'compensation failed past its retry budget; the saga needs an operator')
-        }
-        const exhausted = await this.#commit(definition, current, { type: 'STEP_EXHAUSTED', step: index, phase, error: reason, lastError: error, attempts, startedAt }, owner)
-        if (exhausted.status === 'COMPENSATION_FAILED') observer?.compensationFailed?.(exhausted)
-        return exhausted
-      }
-
-      // Recorded so that support staff see the saga is still working on it, and why.
-      current = await this.#commit(definition, current, { type: 'STEP_RETRYING', step: index, phase, error, attempts, startedAt }, owner)
-      const delay = backoffDelay(policy, made, clock.random(), outcome.kind === 'transient' ? outcome.retryAfterMs : undefined)
-      logger.warn({ sagaId: saga.id, step: step.name, phase, attempts, delayMs: delay, error }, 'step failed; retrying')
-      await clock.sleep(delay, this.#stopping.signal)
+      this.#options.logger.warn({ sagaId: saga.id, step: step.name, phase, attempts, delayMs: decision.delayMs, error: 'error' in decision.event ? decision.event.error : undefined }, 'step failed; retrying')
+      if (shouldYield(definition, current, index, clock.now())) return current
+      await clock.sleep(decision.delayMs, AbortSignal.any([this.#stopping.signal, run.wake.signal]))
       if (this.#stopping.signal.aborted) return current
+      if (run.wake.signal.aborted) run.wake = new AbortController()
+      // An operator may have asked for something while this runner slept (maybe elsewhere).
+      current = { ...current, ...toInstanceRequests(await this.#options.store.pendingRequests(current.id)) }
+      if (shouldYield(definition, current, index, clock.now())) return current
     }
-  }
-
-  /** Between retries of an undoable step: has the deadline passed, or an abort come in? */
-  #reasonToTurnBack(saga: SagaInstance, definition: SagaDefinition<any>): StepError | undefined {
-    if (saga.abortRequested) return { code: 'SAGA_ABORTED', message: 'An operator aborted the saga' }
-    if (this.#options.clock.now().getTime() > saga.deadlineAt.getTime()) {
-      return { code: 'SAGA_TIMEOUT', message: `The saga passed its deadline of ${definition.deadlineMs} ms` }
-    }
-    return undefined
   }
 
   async #commit(definition: SagaDefinition<any>, saga: SagaInstance, event: SagaEvent, owner: LeaseOwner): Promise<SagaInstance> {
@@ -204,15 +191,24 @@ export class SagaRunner {
       ...('step' in event ? { stepName: definition.steps[event.step]!.name } : {}),
       ...(definition.references ? { references: definition.references({ sagaId: next.id, input: next.input, results: next.results }) } : {}),
     }
-    const { abortRequested } = await this.#options.store.recordTransition(transition, owner)
-    next.abortRequested = abortRequested
+    const requests = await this.#options.store.recordTransition(transition, owner)
+    Object.assign(next, toInstanceRequests(requests))
     // The mirror is one connection, so transitions reach it in order. Only the last one is
     // awaited: a status read after the saga's answer then sees it, and the steps before it
     // did not wait for Redis. (It fails fast when Redis is down.)
     const mirrored = Promise.resolve(this.#options.mirror?.publish(transition))
       .catch((error: unknown) => this.#options.logger.warn({ sagaId: next.id, error: String(error) }, 'mirror write failed'))
-    if (!ACTIVE_STATUSES.includes(next.status)) await mirrored
+    if (!isActive(next.status)) await mirrored
     this.#options.observer?.transition?.({ saga: next, event, ...(transition.stepName ? { stepName: transition.stepName } : {}) })
+    if (isWaiting(next.status) && next.incident && !isWaiting(saga.status)) {
+      const incident: Incident = next.incident
+      this.#options.logger.error({ sagaId: next.id, status: next.status, incident }, 'saga waits for an operator')
+      this.#options.observer?.incident?.({ ...next, incident })
+    }
     return next
   }
+}
+
+function toInstanceRequests(requests: PendingRequests): Pick<SagaInstance, 'abortRequested' | 'pauseRequest'> {
+  return { abortRequested: requests.abortRequested, pauseRequest: requests.pauseRequest }
 }

@@ -2,78 +2,43 @@ import { createHash } from 'node:crypto'
 import helmet from '@fastify/helmet'
 import rateLimit from '@fastify/rate-limit'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
-import type { Logger } from 'pino'
 import { type Config, loadConfig } from '../../../platform/config.ts'
-import { createDatabase, type PrismaClient } from '../../../platform/database.ts'
 import { frameworkErrors, installErrorHandling } from '../../../platform/http-errors.ts'
-import { createLogger } from '../../../platform/logger.ts'
-import { createRedis, type Redis } from '../../../platform/redis.ts'
-import { serviceTokenOf } from '../../../platform/service-tokens.ts'
-import { participantUrls } from '../../../platform/services.ts'
-import { installValidation } from '../../../platform/validation.ts'
 import { requestBindings } from '../../../platform/request-context.ts'
-import { createMetrics, metricsObserver, type Metrics } from '../application/metrics.ts'
-import { Orchestrator } from '../application/orchestrator.ts'
-import type { CommandTransport } from '../engine/ports.ts'
-import type { SagaRegistry } from '../engine/saga-registry.ts'
-import { createSagaRegistry } from '../sagas/index.ts'
-import { HttpCommandClient } from '../transport/http-command-client.ts'
+import { installValidation } from '../../../platform/validation.ts'
+import { createOrchestrator, type OrchestratorOverrides } from '../application/create-orchestrator.ts'
+import type { Metrics } from '../application/metrics.ts'
+import type { Orchestrator } from '../application/orchestrator.ts'
 import authPlugin, { loadTokens } from './plugins/auth.plugin.ts'
 import docsPlugin from './plugins/docs.plugin.ts'
 import bookingRoutes from './routes/bookings.routes.ts'
 import healthRoutes from './routes/health.routes.ts'
 import hotelReservationRoutes from './routes/hotel-reservations.routes.ts'
 import liveRoutes from './routes/live.routes.ts'
+import operatorRoutes from './routes/operator-actions.routes.ts'
 import sagaTypeRoutes from './routes/saga-types.routes.ts'
 import uiRoutes from './routes/ui.routes.ts'
 import sagaRoutes from './routes/sagas.routes.ts'
 
-export interface OrchestratorAppOptions {
-  /** Default: a new client on `DATABASE_URL`, closed with the app. */
-  db?: PrismaClient
-  /** Default: a new client on `REDIS_URL`, closed with the app. `null`: run without Redis. */
-  redis?: Redis | null
-  logger?: Logger
-  /** Default: every saga in orchestrator/src/sagas. */
-  registry?: SagaRegistry
-  /** Default: HTTP to the participants at their `<NAME>_URL`. */
-  transport?: CommandTransport
+export interface OrchestratorAppOptions extends OrchestratorOverrides {
   /** Default: loadConfig(), the process environment. */
   config?: Config
-  instanceId?: string
-  leaseTtlMs?: number
 }
 
 declare module 'fastify' {
   interface FastifyInstance {
     orchestrator: Orchestrator
     metrics: Metrics
-    db: PrismaClient
-    redis: Redis | undefined
   }
 }
 
 /** The orchestrator's HTTP app: external plugins, then ours, then routes. */
 export async function buildOrchestratorApp(options: OrchestratorAppOptions = {}): Promise<FastifyInstance> {
-  const config = options.config ?? loadConfig()
-  const logger = options.logger ?? createLogger({ service: 'orchestrator', level: config.LOG_LEVEL ?? 'info', ...(config.LOG_FORMAT ? { format: config.LOG_FORMAT } : {}) })
+  const { config: given, ...overrides } = options
+  const config = given ?? loadConfig()
+  const graph = createOrchestrator(config, overrides)
+  const { orchestrator, metrics, logger, db, redis } = graph
   const tokens = loadTokens(config, (message) => logger.warn(message))
-  const db = options.db ?? createDatabase({ url: config.DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE })
-  const redis = options.redis === null ? undefined : options.redis ?? createRedis({ url: config.REDIS_URL, logger })
-  const metrics = createMetrics()
-  const registry = options.registry ?? createSagaRegistry(config)
-  const transport = options.transport ?? new HttpCommandClient({ baseUrls: participantUrls(config), token: serviceTokenOf(config) })
-  const orchestrator = new Orchestrator({
-    db, redis, registry, transport, logger,
-    observer: metricsObserver(metrics),
-    onRecovery: (trigger, summary) => {
-      metrics.recoveryRuns.inc({ trigger })
-      metrics.leaseTakeovers.inc(summary.recovered)
-    },
-    ...(options.instanceId ? { instanceId: options.instanceId } : {}),
-    leaseTtlMs: options.leaseTtlMs ?? config.SAGA_LEASE_TTL_MS,
-    recoveryIntervalMs: config.SAGA_RECOVERY_INTERVAL_MS,
-  })
 
   const app: FastifyInstance = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
@@ -82,17 +47,11 @@ export async function buildOrchestratorApp(options: OrchestratorAppOptions = {})
     frameworkErrors,
     return503OnClosing: true,
   })
-  app.decorate('db', db)
-  app.decorate('redis', redis)
   app.decorate('metrics', metrics)
   app.decorate('orchestrator', orchestrator)
   installErrorHandling(app)
   installValidation(app)
-  app.addHook('onClose', async () => {
-    await orchestrator.stop()
-    if (!options.db) await db.$disconnect()
-    if (redis && options.redis === undefined) redis.disconnect()
-  })
+  app.addHook('onClose', () => graph.close())
 
   await app.register(helmet, {
     contentSecurityPolicy: {
@@ -125,10 +84,11 @@ export async function buildOrchestratorApp(options: OrchestratorAppOptions = {})
   }
   await app.register(docsPlugin)
   await app.register(authPlugin, { tokens })
-  await app.register(healthRoutes)
+  await app.register(healthRoutes, { db, redis })
   await app.register(bookingRoutes)
   await app.register(hotelReservationRoutes)
   await app.register(sagaRoutes)
+  await app.register(operatorRoutes)
   await app.register(sagaTypeRoutes)
   await app.register(liveRoutes)
   await app.register(uiRoutes)

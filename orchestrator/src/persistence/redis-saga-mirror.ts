@@ -1,12 +1,14 @@
 import type { Redis } from '../../../platform/redis.ts'
 import type { SagaMirror, Transition } from '../engine/ports.ts'
-import { sagaView } from '../application/saga-view.ts'
+import type { SagaInstance } from '../engine/saga-instance.ts'
 
 export const SAGA_KEY = (sagaId: string) => `saga:${sagaId}`
 export const SAGA_EVENTS_STREAM = 'saga:events'
 export const SAGA_CHANNEL = (sagaId: string) => `saga-updates:${sagaId}`
 
 export interface RedisMirrorOptions {
+  /** What `saga:{id}` holds and the channel carries: the saga as readers see it. */
+  view: (saga: SagaInstance) => unknown
   /** How long saga:{id} is kept after its last transition. Default: 7 days (contract: at least 24 h) */
   ttlSeconds?: number
   /** Approximate length the saga:events stream is trimmed to. Default: 1,000,000 */
@@ -23,14 +25,14 @@ export class RedisSagaMirror implements SagaMirror {
   readonly #ttl: number
   readonly #maxLength: number
 
-  constructor(private readonly redis: Redis, private readonly options: RedisMirrorOptions = {}) {
+  constructor(private readonly redis: Redis, private readonly options: RedisMirrorOptions) {
     this.#ttl = options.ttlSeconds ?? 7 * 86_400
     this.#maxLength = options.streamMaxLength ?? 1_000_000
   }
 
   async publish({ saga, event, stepName }: Transition): Promise<void> {
     if (this.redis.status !== 'ready') return
-    const view = JSON.stringify(sagaView(saga))
+    const view = JSON.stringify(this.options.view(saga))
     const entry = ['sagaId', saga.id, 'type', saga.type, 'status', saga.status, 'state', saga.state,
       'event', event.type, 'version', String(saga.version), 'step', stepName ?? '', 'at', saga.updatedAt.toISOString()]
     try {
@@ -42,5 +44,16 @@ export class RedisSagaMirror implements SagaMirror {
     } catch (error) {
       this.options.onError?.(error)
     }
+  }
+}
+
+/** Views of finished sagas from the mirror (undefined while Redis is down or has none). */
+export class RedisSagaViewCache<View> {
+  constructor(private readonly redis: Redis) {}
+
+  async get(sagaId: string): Promise<View | undefined> {
+    if (this.redis.status !== 'ready') return undefined
+    const cached = await this.redis.get(SAGA_KEY(sagaId)).catch(() => null)
+    return cached ? (JSON.parse(cached) as View) : undefined
   }
 }

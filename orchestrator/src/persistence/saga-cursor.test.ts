@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { decodeCursor, encodeCursor } from './prisma-saga-store.ts'
+import { decodeCursor, encodeCursor } from './saga-cursor.ts'
 
 // Search cursors are opaque to clients: only what encodeCursor wrote is ever read back.
 

@@ -1,16 +1,16 @@
 import { randomUUID } from 'node:crypto'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { nock } from '../../../test/support/nock.ts'
-import type { Clock, CommandMetadata, CommandOutcome, LeaseOwner, RecordResult, SagaStore, Transition } from '../engine/ports.ts'
+import type { Clock, CommandMetadata, ParticipantReply } from '../engine/ports.ts'
 import { defineSaga, type Command } from '../engine/saga-definition.ts'
-import type { SagaInstance } from '../engine/saga-instance.ts'
 import { SagaRegistry } from '../engine/saga-registry.ts'
 import { SagaRunner } from '../engine/saga-runner.ts'
+import { InMemorySagaStore } from '../persistence/in-memory-saga-store.ts'
 import { HttpCommandClient, parseRetryAfter } from './http-command-client.ts'
 
-// The orchestrator's HTTP transport against participants played by nock: what it sends, how
-// it classifies every kind of answer, and — through the engine's runner — that its
-// classification drives retries and back-off end to end. Only the fake participant hosts
+// The orchestrator's HTTP transport against participants played by nock: what it sends, what
+// it hands back for every kind of answer, and — through the engine's runner — that the
+// engine's classification of those answers drives retries, back-off and fences end to end. Only the fake participant hosts
 // are intercepted; local connections (Postgres, Redis, the refused-port test) go through.
 
 const CATALOG = 'http://catalog.participant.test'
@@ -55,7 +55,7 @@ describe('HttpCommandClient: what a command carries', () => {
     const meta = metadata()
     const outcome = await client.send(reserve, meta)
 
-    expect(outcome).toEqual({ kind: 'success', status: 201, body: { reservationId: 'r-1' } })
+    expect(outcome).toEqual({ kind: 'answer', status: 201, body: { reservationId: 'r-1' } })
     expect(seen!.body).toEqual({ spots: 2 })
     expect(seen!.headers.get('content-type')).toMatch(/^application\/json/)
     expect(seen!.headers.get('idempotency-key')).toBe(meta.idempotencyKey)
@@ -91,73 +91,70 @@ describe('HttpCommandClient: what a command carries', () => {
   })
 })
 
-describe('HttpCommandClient: classifying answers', () => {
-  it.each([200, 201, 204])('takes %i as success with the parsed body', async (status) => {
+describe('HttpCommandClient: answers come back as they came', () => {
+  it.each([200, 201, 204])('hands back %i with the parsed body', async (status) => {
     catalogAnswers(status, status === 204 ? '' : { reservationId: 'r-9' })
-    const outcome = await client.send(reserve, metadata())
-    expect(outcome).toEqual({ kind: 'success', status, body: status === 204 ? null : { reservationId: 'r-9' } })
+    expect(await client.send(reserve, metadata())).toEqual({ kind: 'answer', status, body: status === 204 ? null : { reservationId: 'r-9' } })
   })
 
-  it.each([
-    [400, 'VALIDATION_FAILED'],
-    [402, 'PAYMENT_DECLINED'],
-    [404, 'TOUR_NOT_FOUND'],
-    [409, 'BOOKING_ALREADY_CANCELLED'],
-    [422, 'INSUFFICIENT_SPOTS'],
-  ])('takes %i %s as a final rejection with the participant\'s code and message', async (status, code) => {
-    catalogAnswers(status, participantError(code, 'the participant explains'))
-    const outcome = await client.send(reserve, metadata())
-    expect(outcome).toEqual({ kind: 'rejected', status, error: { code, message: 'the participant explains', status, participant: 'catalog' } })
+  it.each([400, 402, 404, 409, 422, 500, 503])('hands back %i with the participant\'s error body, for the engine to judge', async (status) => {
+    catalogAnswers(status, participantError('SOME_CODE', 'the participant explains'))
+    expect(await client.send(reserve, metadata())).toEqual({ kind: 'answer', status, body: participantError('SOME_CODE', 'the participant explains') })
   })
 
-  it.each([
-    [408, 'REQUEST_TIMEOUT'],
-    [409, 'REQUEST_IN_PROGRESS'],
-    [429, 'RATE_LIMITED'],
-    [500, 'INTERNAL_ERROR'],
-    [502, 'PAYMENT_PROVIDER_ERROR'],
-    [503, 'SERVICE_UNAVAILABLE'],
-  ])('takes %i %s as transient', async (status, code) => {
-    catalogAnswers(status, participantError(code))
-    const outcome = await client.send(reserve, metadata())
-    expect(outcome).toEqual({ kind: 'transient', status, error: { code, message: `${code} from the participant`, status, participant: 'catalog' } })
-  })
-
-  it('names an error without the contract\'s shape after its status', async () => {
-    catalogAnswers(404, '<html>Not Found</html>', { 'content-type': 'text/html' })
-    expect(await client.send(reserve, metadata())).toEqual({
-      kind: 'rejected', status: 404, error: { code: 'HTTP_404', message: 'catalog answered 404', status: 404, participant: 'catalog' },
-    })
-    catalogAnswers(502, 'Bad Gateway', { 'content-type': 'text/plain' })
-    expect(await client.send(reserve, metadata())).toMatchObject({ kind: 'transient', status: 502, error: { code: 'HTTP_502' } })
-  })
-
-  it('keeps a success body that is not JSON as text rather than failing', async () => {
+  it('keeps a body that is not JSON as text rather than failing', async () => {
     catalogAnswers(200, '{ not json', { 'content-type': 'application/json' })
-    expect(await client.send(reserve, metadata())).toEqual({ kind: 'success', status: 200, body: '{ not json' })
+    expect(await client.send(reserve, metadata())).toEqual({ kind: 'answer', status: 200, body: '{ not json' })
+    catalogAnswers(502, 'Bad Gateway', { 'content-type': 'text/plain' })
+    expect(await client.send(reserve, metadata())).toEqual({ kind: 'answer', status: 502, body: 'Bad Gateway' })
   })
 
-  it('does not follow a redirect, and retries rather than guess what it meant', async () => {
+  it('does not follow a redirect', async () => {
     catalogAnswers(302, '', { location: 'http://elsewhere.test/' })
-    expect(await client.send(reserve, metadata())).toMatchObject({ kind: 'transient', status: 302 })
+    expect(await client.send(reserve, metadata())).toMatchObject({ kind: 'answer', status: 302 })
   })
 
-  it('refuses at once a participant it has no address for', async () => {
+  it('has no answer for a participant it has no address for', async () => {
     const outcome = await client.send({ ...reserve, participant: 'nobody' }, metadata())
-    expect(outcome).toMatchObject({ kind: 'rejected', status: 0, error: { code: 'UNKNOWN_PARTICIPANT', participant: 'nobody' } })
+    expect(outcome).toMatchObject({ kind: 'no-answer', error: { code: 'UNKNOWN_PARTICIPANT', participant: 'nobody' } })
+  })
+
+  it('sends its service token as a bearer header when it has one', async () => {
+    const withToken = new HttpCommandClient({ baseUrls: { catalog: CATALOG }, token: 'tok-orchestrator' })
+    let authorization: string | undefined
+    nock(CATALOG).post('/api/tours/t-1/reservations').reply((request: Request) => {
+      authorization = request.headers.get('authorization') ?? undefined
+      return [201, {}]
+    })
+    await withToken.send(reserve, metadata())
+    expect(authorization).toBe('Bearer tok-orchestrator')
+  })
+})
+
+describe('HttpCommandClient: fences', () => {
+  it('asks the participant to fence the command\'s key, with the saga\'s headers', async () => {
+    const meta = metadata()
+    let seen: Headers | undefined
+    nock(CATALOG).post(`/api/idempotency-keys/${encodeURIComponent(meta.idempotencyKey)}/fence`).reply((request: Request) => {
+      seen = request.headers
+      return [200, { applied: false }]
+    })
+    expect(await client.fence('catalog', meta)).toEqual({ kind: 'answer', status: 200, body: { applied: false } })
+    expect(seen?.get('idempotency-key')).toBe(meta.idempotencyKey)
+    expect(seen?.get('x-saga-id')).toBe(meta.sagaId)
   })
 })
 
 describe('HttpCommandClient: Retry-After', () => {
   it('reads Retry-After in seconds', async () => {
     catalogAnswers(503, participantError('SERVICE_UNAVAILABLE'), { 'retry-after': '2' })
-    expect(await client.send(reserve, metadata())).toMatchObject({ kind: 'transient', retryAfterMs: 2_000 })
+    expect(await client.send(reserve, metadata())).toMatchObject({ kind: 'answer', status: 503, retryAfterMs: 2_000 })
   })
 
   it('reads Retry-After as an HTTP date', async () => {
     const at = new Date(Date.now() + 4_000).toUTCString()
     catalogAnswers(429, participantError('RATE_LIMITED'), { 'retry-after': at })
-    const outcome = await client.send(reserve, metadata()) as Extract<CommandOutcome, { kind: 'transient' }>
+    const outcome = await client.send(reserve, metadata()) as Extract<ParticipantReply, { kind: 'answer' }>
     // The date has whole seconds: between 3 and 4 seconds from now.
     expect(outcome.retryAfterMs).toBeGreaterThan(2_000)
     expect(outcome.retryAfterMs).toBeLessThanOrEqual(4_000)
@@ -173,7 +170,7 @@ describe('HttpCommandClient: Retry-After', () => {
   it('ignores a Retry-After it cannot read', async () => {
     catalogAnswers(503, participantError('SERVICE_UNAVAILABLE'), { 'retry-after': 'soon' })
     const outcome = await client.send(reserve, metadata())
-    expect(outcome.kind).toBe('transient')
+    expect(outcome.kind).toBe('answer')
     expect(outcome).not.toHaveProperty('retryAfterMs')
   })
 
@@ -192,23 +189,23 @@ describe('HttpCommandClient: Retry-After', () => {
 })
 
 describe('HttpCommandClient: network failures', () => {
-  it('gives up on an answer slower than the step\'s timeout: transient TIMEOUT', async () => {
+  it('gives up on an answer slower than the step\'s timeout: no answer, TIMEOUT', async () => {
     nock(CATALOG).post('/api/tours/t-1/reservations').delay(1_000).reply(201, { reservationId: 'too-late' })
     const began = Date.now()
     const outcome = await client.send(reserve, metadata({ timeoutMs: 100 }))
-    expect(outcome).toEqual({ kind: 'transient', error: { code: 'TIMEOUT', message: 'catalog did not answer within 100 ms', participant: 'catalog' } })
+    expect(outcome).toEqual({ kind: 'no-answer', error: { code: 'TIMEOUT', message: 'catalog did not answer within 100 ms', participant: 'catalog' } })
     expect(Date.now() - began).toBeLessThan(900)
   })
 
-  it('takes a refused connection as transient NETWORK_ERROR', async () => {
+  it('has no answer from a refused connection: NETWORK_ERROR', async () => {
     const outcome = await client.send({ ...reserve, participant: 'down' }, metadata())
-    expect(outcome).toMatchObject({ kind: 'transient', error: { code: 'NETWORK_ERROR', participant: 'down' } })
+    expect(outcome).toMatchObject({ kind: 'no-answer', error: { code: 'NETWORK_ERROR', participant: 'down' } })
     expect((outcome as { error: { message: string } }).error.message).toContain('ECONNREFUSED')
   })
 
-  it('takes a connection dropped mid-request as transient NETWORK_ERROR', async () => {
+  it('has no answer from a connection dropped mid-request: NETWORK_ERROR', async () => {
     nock(CATALOG).post('/api/tours/t-1/reservations').replyWithError(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }))
-    expect(await client.send(reserve, metadata())).toMatchObject({ kind: 'transient', error: { code: 'NETWORK_ERROR', message: 'catalog unreachable: ECONNRESET' } })
+    expect(await client.send(reserve, metadata())).toMatchObject({ kind: 'no-answer', error: { code: 'NETWORK_ERROR', message: 'catalog unreachable: ECONNRESET' } })
   })
 })
 
@@ -230,15 +227,6 @@ const oneStep = defineSaga<{ tourId: string }>({
   result: ({ results }) => ({ reservationId: results.reserveTour?.reservationId }),
 })
 
-/** Keeps each recorded transition; refuses nothing (ownership is the runner's tests' concern). */
-class MemoryStore implements SagaStore {
-  readonly transitions: Transition[] = []
-  async recordTransition(transition: Transition, _owner: LeaseOwner): Promise<RecordResult> {
-    this.transitions.push(structuredClone(transition))
-    return { abortRequested: false }
-  }
-}
-
 /** Sleeps return at once; each is recorded and moves time on. */
 class RecordingClock implements Clock {
   readonly delays: number[] = []
@@ -251,17 +239,17 @@ class RecordingClock implements Clock {
   }
 }
 
-function runnerWith() {
-  const store = new MemoryStore()
+async function runnerWith() {
+  const store = new InMemorySagaStore()
   const clock = new RecordingClock()
   const runner = new SagaRunner({ registry: new SagaRegistry().register(oneStep), store, transport: client, clock })
   const sagaId = randomUUID()
-  const saga: SagaInstance = {
-    id: sagaId, type: oneStep.type, status: 'RUNNING', state: oneStep.initialState, phase: 'forward', cursor: 0,
-    pivotPassed: false, input: { tourId: 't-1' }, results: {}, steps: [], version: 1, leaseEpoch: 1, abortRequested: false,
-    deadlineAt: new Date(clock.time + oneStep.deadlineMs), createdAt: clock.now(), updatedAt: clock.now(),
-  }
-  return { store, clock, drive: () => runner.drive(saga, { ownerId: 'test', epoch: 1 }), sagaId }
+  const owner = { ownerId: 'test', epoch: 1 }
+  const { saga } = await store.createSaga({
+    id: sagaId, type: oneStep.type, definitionVersion: oneStep.version, state: oneStep.initialState, input: { tourId: 't-1' },
+    deadlineAt: new Date(clock.time + oneStep.deadlineMs), references: {},
+  }, owner)
+  return { store, clock, drive: () => runner.drive(saga, owner), sagaId }
 }
 
 describe('retries through the engine with the real client', () => {
@@ -271,7 +259,7 @@ describe('retries through the engine with the real client', () => {
       keys.push(request.headers.get('idempotency-key')!)
       return keys.length < 3 ? [500, participantError('INTERNAL_ERROR')] : [201, { reservationId: 'r-1' }]
     })
-    const { drive, store, clock, sagaId } = runnerWith()
+    const { drive, store, clock, sagaId } = await runnerWith()
     const saga = await drive()
 
     expect(saga.status).toBe('COMPLETED')
@@ -286,7 +274,7 @@ describe('retries through the engine with the real client', () => {
   it('waits at least as long as a 429\'s Retry-After before trying again', async () => {
     catalogAnswers(429, participantError('RATE_LIMITED'), { 'retry-after': '1' })
     catalogAnswers(201, { reservationId: 'r-1' })
-    const { drive, clock } = runnerWith()
+    const { drive, clock } = await runnerWith()
     const saga = await drive()
     expect(saga.status).toBe('COMPLETED')
     expect(clock.delays).toHaveLength(1)
@@ -295,7 +283,7 @@ describe('retries through the engine with the real client', () => {
 
   it('fails the step without retrying when the participant rejects it', async () => {
     const reservations = catalogAnswers(422, participantError('INSUFFICIENT_SPOTS'))
-    const { drive, clock } = runnerWith()
+    const { drive, clock } = await runnerWith()
     const saga = await drive()
     expect(reservations.isDone()).toBe(true)
     expect(saga).toMatchObject({ status: 'FAILED', error: { code: 'INSUFFICIENT_SPOTS', status: 422, step: 'reserveTour' } })
@@ -304,11 +292,12 @@ describe('retries through the engine with the real client', () => {
 
   it('gives up with PARTICIPANT_UNAVAILABLE after timing out on every attempt', async () => {
     const slow = nock(CATALOG).post('/api/tours/t-1/reservations').times(3).delay(600).reply(201, { reservationId: 'too-late' })
-    // Then, settling the unknown outcome, the same command is re-sent and refused: not applied.
-    catalogAnswers(404, participantError('TOUR_NOT_FOUND'))
-    const { drive, store } = runnerWith()
+    // Then the unknown outcome is settled with the catalog's fence: never applied.
+    const fence = nock(CATALOG).post(/\/api\/idempotency-keys\/.+\/fence$/).reply(200, { applied: false })
+    const { drive, store } = await runnerWith()
     const saga = await drive()
     expect(slow.isDone()).toBe(true)
+    expect(fence.isDone()).toBe(true)
     expect(saga).toMatchObject({ status: 'FAILED', error: { code: 'PARTICIPANT_UNAVAILABLE', step: 'reserveTour' } })
     expect(store.transitions.slice(0, 3).map((t) => t.event.type)).toEqual(['STEP_RETRYING', 'STEP_RETRYING', 'STEP_EXHAUSTED'])
     expect(store.transitions.slice(0, 3).map((t) => (t.event as { error?: { code: string } }).error?.code)).toEqual(['TIMEOUT', 'TIMEOUT', 'PARTICIPANT_UNAVAILABLE'])

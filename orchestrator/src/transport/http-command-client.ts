@@ -2,7 +2,7 @@ import http from 'node:http'
 import https from 'node:https'
 import { randomBytes } from 'node:crypto'
 import axios, { AxiosError, type AxiosInstance, type AxiosResponse } from 'axios'
-import type { CommandMetadata, CommandOutcome, CommandTransport } from '../engine/ports.ts'
+import type { CommandMetadata, CommandTransport, ParticipantReply } from '../engine/ports.ts'
 import type { Command } from '../engine/saga-definition.ts'
 import type { StepError } from '../engine/saga-instance.ts'
 
@@ -18,8 +18,9 @@ export interface HttpCommandClientOptions {
 }
 
 /**
- * Sends one attempt of a saga command over HTTP and classifies the answer. Never throws for
- * anything a participant or the network does: the engine decides on retries.
+ * Sends one attempt of a saga command (or a fence) over HTTP and hands the answer back as it
+ * came. Never throws for anything a participant or the network does: the engine judges the
+ * answer (engine/classify.ts) and decides on retries.
  *
  * Every command carries its deterministic Idempotency-Key, the saga id and a W3C
  * `traceparent` whose trace id is the saga id, so one saga can be followed across all logs.
@@ -48,14 +49,22 @@ export class HttpCommandClient implements CommandTransport {
     })
   }
 
-  async send(command: Command, metadata: CommandMetadata): Promise<CommandOutcome> {
-    const base = this.#baseUrls[command.participant]
-    if (!base) return { kind: 'rejected', status: 0, error: { code: 'UNKNOWN_PARTICIPANT', message: `No base URL for participant "${command.participant}"`, participant: command.participant } }
+  send(command: Command, metadata: CommandMetadata): Promise<ParticipantReply> {
+    return this.#request(command.participant, command.method, command.path, command.body ?? {}, metadata)
+  }
+
+  fence(participant: string, metadata: CommandMetadata): Promise<ParticipantReply> {
+    return this.#request(participant, 'POST', `/api/idempotency-keys/${encodeURIComponent(metadata.idempotencyKey)}/fence`, {}, metadata)
+  }
+
+  async #request(participant: string, method: Command['method'], path: string, body: unknown, metadata: CommandMetadata): Promise<ParticipantReply> {
+    const base = this.#baseUrls[participant]
+    if (!base) return { kind: 'no-answer', error: { code: 'UNKNOWN_PARTICIPANT', message: `No base URL for participant "${participant}"`, participant } }
     try {
       const response = await this.#http.request({
-        method: command.method,
-        url: base + command.path,
-        data: command.body ?? {},
+        method,
+        url: base + path,
+        data: body,
         timeout: metadata.timeoutMs,
         headers: {
           'content-type': 'application/json',
@@ -67,26 +76,17 @@ export class HttpCommandClient implements CommandTransport {
           ...(this.#authorization ? { authorization: this.#authorization } : {}),
         },
       })
-      return classifyResponse(response, command.participant, this.#maxRetryAfterMs)
+      return replyOf(response, this.#maxRetryAfterMs)
     } catch (error) {
-      return { kind: 'transient', error: networkError(error, command.participant, metadata.timeoutMs) }
+      return { kind: 'no-answer', error: networkError(error, participant, metadata.timeoutMs) }
     }
   }
 }
 
-/** Success, business rejection or transient failure, from an HTTP answer. */
-export function classifyResponse(response: Pick<AxiosResponse, 'status' | 'data' | 'headers'>, participant: string, maxRetryAfterMs = 30_000): CommandOutcome {
-  const status = response.status
-  const body = parseBody(response.data)
-  if (status >= 200 && status < 300) return { kind: 'success', status, body }
-  const error = participantError(status, body, participant)
-  if (status === 408 || status === 429 || status >= 500 || (status === 409 && error.code === 'REQUEST_IN_PROGRESS')) {
-    const retryAfterMs = parseRetryAfter(response.headers?.['retry-after'], Date.now(), maxRetryAfterMs)
-    return { kind: 'transient', status, error, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) }
-  }
-  if (status >= 400) return { kind: 'rejected', status, error }
-  // 1xx/3xx: not an answer the protocol has; try again rather than guess.
-  return { kind: 'transient', status, error }
+/** An HTTP answer as the engine's ParticipantReply (engine/classify.ts judges it). */
+export function replyOf(response: Pick<AxiosResponse, 'status' | 'data' | 'headers'>, maxRetryAfterMs = 30_000): ParticipantReply {
+  const retryAfterMs = response.status >= 400 ? parseRetryAfter(response.headers?.['retry-after'], Date.now(), maxRetryAfterMs) : undefined
+  return { kind: 'answer', status: response.status, body: parseBody(response.data), ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) }
 }
 
 /** Retry-After as delay-seconds or an HTTP date, in ms, capped; undefined when absent or invalid. */
@@ -108,13 +108,6 @@ function parseBody(data: unknown): unknown {
   } catch {
     return data
   }
-}
-
-function participantError(status: number, body: unknown, participant: string): StepError {
-  const error = (body as { error?: { code?: unknown; message?: unknown } } | null)?.error
-  const code = typeof error?.code === 'string' ? error.code : `HTTP_${status}`
-  const message = typeof error?.message === 'string' ? error.message : `${participant} answered ${status}`
-  return { code, message, status, participant }
 }
 
 function networkError(error: unknown, participant: string, timeoutMs: number): StepError {

@@ -1,5 +1,5 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { AppError } from '../../../../platform/errors.ts'
+import type { FastifyInstance } from 'fastify'
+import { uuidParams } from '../../../../platform/vocabulary.ts'
 import { bookingCancellationBodySchema } from '../../sagas/booking-cancellation/booking-cancellation.saga.ts'
 import { tourBookingInputSchema } from '../../sagas/tour-booking/tour-booking.saga.ts'
 import { registerStartRoute } from './start-saga.routes.ts'
@@ -13,22 +13,14 @@ export default async function bookingRoutes(app: FastifyInstance): Promise<void>
     toInput: (request) => request.body,
   })
 
+  // The saga's guard refuses a booking whose own saga is unfinished (BOOKING_SAGA_IN_PROGRESS),
+  // here and on the generic POST /api/orchestrator/sagas/booking-cancellation alike.
   registerStartRoute(app, {
     url: '/api/orchestrator/bookings/:bookingId/cancellation',
     type: 'booking-cancellation',
     summary: 'Cancel a confirmed booking; the refund follows the tour\'s policy (cancellation saga)',
-    params: { type: 'object', required: ['bookingId'], properties: { bookingId: { type: 'string', format: 'uuid' } } },
+    params: uuidParams('bookingId'),
     body: bookingCancellationBodySchema,
     toInput: (request) => ({ ...(request.body as object), bookingId: (request.params as { bookingId: string }).bookingId }),
-    // While the booking's own saga still runs, the booking is not settled: refuse untouched.
-    guard: async (request: FastifyRequest) => {
-      const { bookingId } = request.params as { bookingId: string }
-      for (const status of ['RUNNING', 'COMPENSATING'] as const) {
-        const { items } = await app.orchestrator.listSagas({ type: 'tour-booking', bookingId, status, limit: 1 })
-        if (items.length) {
-          throw new AppError('BOOKING_SAGA_IN_PROGRESS', undefined, { bookingId, sagaId: items[0]!.id })
-        }
-      }
-    },
   })
 }

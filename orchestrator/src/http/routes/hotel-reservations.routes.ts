@@ -1,5 +1,4 @@
 import type { FastifyInstance } from 'fastify'
-import { AppError } from '../../../../platform/errors.ts'
 import { hotelReservationInputSchema } from '../../sagas/hotel-reservation/hotel-reservation.saga.ts'
 import { registerStartRoute } from './start-saga.routes.ts'
 
@@ -10,14 +9,5 @@ export default async function hotelReservationRoutes(app: FastifyInstance): Prom
     summary: 'Reserve a hotel room for a stay (hotel reservation saga)',
     body: hotelReservationInputSchema,
     toInput: (request) => request.body,
-    // A stay that ends before it starts is a bad request, not a saga that fails.
-    guard: async (request) => {
-      const { checkIn, checkOut } = request.body as { checkIn: string; checkOut: string }
-      if (checkOut <= checkIn) {
-        throw new AppError('VALIDATION_FAILED', 'checkOut must be after checkIn', {
-          details: [{ location: 'body', path: '/checkOut', message: 'must be after checkIn' }],
-        })
-      }
-    },
   })
 }

@@ -1,8 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { AppError } from '../../../../platform/errors.ts'
-import { sagaView } from '../../application/saga-view.ts'
 import { isTerminal } from '../../engine/saga-instance.ts'
-import { RedisSagaUpdates } from '../../persistence/redis-saga-updates.ts'
 import { errorSchema, sagaIdParams } from '../schemas/common.ts'
 
 /** While Redis is down the stream polls Postgres this often; with Redis, as a safety net. */
@@ -11,12 +9,10 @@ const POLL_WITH_REDIS_MS = 15_000
 
 /** Who is calling, counts per status, and a saga's live updates as server-sent events. */
 export default async function liveRoutes(app: FastifyInstance): Promise<void> {
-  const updates = new RedisSagaUpdates(app.redis)
   // Open streams end with the app, or closing would wait for every watching page.
   const streams = new Set<() => void>()
   app.addHook('onClose', async () => {
     for (const end of streams) end()
-    updates.close()
   })
 
   app.get('/api/orchestrator/me', {
@@ -27,9 +23,9 @@ export default async function liveRoutes(app: FastifyInstance): Promise<void> {
   })
 
   app.get('/api/orchestrator/sagas/stats', {
-    schema: { summary: 'Number of sagas per status', tags: ['support'], security: [{ bearer: [] }] },
+    schema: { summary: 'Sagas per status (every status, zeros included) and waiting sagas per incident code', tags: ['support'], security: [{ bearer: [] }] },
     preHandler: app.requireRole('support'),
-  }, async () => ({ counts: await app.orchestrator.store.countByStatus() }))
+  }, async () => app.orchestrator.stats())
 
   app.get<{ Params: { sagaId: string } }>('/api/orchestrator/sagas/:sagaId/events', {
     schema: {
@@ -41,8 +37,7 @@ export default async function liveRoutes(app: FastifyInstance): Promise<void> {
     },
     preHandler: app.requireRole('support'),
   }, async (request, reply) => {
-    const first = await app.orchestrator.store.findSaga(request.params.sagaId)
-    if (!first) throw new AppError('SAGA_NOT_FOUND')
+    const first = await app.orchestrator.getSaga(request.params.sagaId)
 
     reply.hijack()
     const raw = reply.raw
@@ -58,19 +53,19 @@ export default async function liveRoutes(app: FastifyInstance): Promise<void> {
       version = sagaVersion
       raw.write(`event: saga\nid: ${sagaVersion}\ndata: ${json}\n\n`)
     }
-    send(JSON.stringify(sagaView(first)), first.version)
+    send(JSON.stringify(app.orchestrator.viewOf(first)), first.version)
 
-    const unsubscribe = updates.subscribe(first.id, (json) => {
+    const unsubscribe = app.orchestrator.watch(first.id, (json) => {
       const parsed = JSON.parse(json) as { version?: number }
       send(json, parsed.version ?? version + 1)
-    })
+    }) ?? (() => {})
     const poll = async () => {
-      const saga = await app.orchestrator.store.findSaga(first.id).catch(() => undefined)
-      if (saga) send(JSON.stringify(sagaView(saga)), saga.version)
+      const saga = await app.orchestrator.getSaga(first.id).catch(() => undefined)
+      if (saga) send(JSON.stringify(app.orchestrator.viewOf(saga)), saga.version)
       schedule()
     }
     let timer: NodeJS.Timeout
-    const schedule = () => { timer = setTimeout(poll, updates.live ? POLL_WITH_REDIS_MS : POLL_WITHOUT_REDIS_MS) }
+    const schedule = () => { timer = setTimeout(poll, app.orchestrator.liveUpdates ? POLL_WITH_REDIS_MS : POLL_WITHOUT_REDIS_MS) }
     schedule()
     // Comments keep proxies from closing an idle stream.
     const heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), 15_000)

@@ -7,13 +7,12 @@ import { registerStartRoute } from './start-saga.routes.ts'
  * no route written for it.
  */
 export default async function sagaTypeRoutes(app: FastifyInstance): Promise<void> {
-  for (const type of app.orchestrator.registry.types()) {
-    const definition = app.orchestrator.registry.get(type)
+  for (const type of app.orchestrator.sagaTypes()) {
     registerStartRoute(app, {
       url: `/api/orchestrator/sagas/${type}`,
       type,
       summary: `Start a ${type} saga`,
-      body: definition.inputSchema ?? { type: 'object' },
+      body: app.orchestrator.inputSchemaOf(type),
       toInput: (request) => request.body,
     })
   }

@@ -1,8 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { AppError } from '../../../../platform/errors.ts'
-import { sagaSummary } from '../../application/saga-view.ts'
 import type { SagaStatus } from '../../engine/saga-instance.ts'
-import { decodeCursor } from '../../persistence/prisma-saga-store.ts'
 import { errorSchema, sagaIdParams, sagaStatusEnum, sagaViewSchema } from '../schemas/common.ts'
 
 interface ListQuery {
@@ -11,16 +9,20 @@ interface ListQuery {
   userId?: string
   bookingId?: string
   reservationId?: string
+  incidentCode?: string
+  step?: string
   createdFrom?: string
   createdTo?: string
   limit: number
   cursor?: string
 }
 
+const text = (maxLength: number) => ({ type: 'string', maxLength }) as const
+
 export default async function sagaRoutes(app: FastifyInstance): Promise<void> {
   app.get<{ Params: { sagaId: string } }>('/api/orchestrator/sagas/:sagaId', {
     schema: {
-      summary: 'A saga with its step timeline',
+      summary: 'A saga with its step timeline, incident and the operator actions it allows',
       tags: ['support'],
       security: [{ bearer: [] }],
       params: sagaIdParams,
@@ -33,6 +35,17 @@ export default async function sagaRoutes(app: FastifyInstance): Promise<void> {
     return view
   })
 
+  app.get<{ Params: { sagaId: string } }>('/api/orchestrator/sagas/:sagaId/log', {
+    schema: {
+      summary: 'The saga\'s event log: every transition and every operator action, with who and why',
+      tags: ['support'],
+      security: [{ bearer: [] }],
+      params: sagaIdParams,
+      response: { 404: errorSchema },
+    },
+    preHandler: app.requireRole('support'),
+  }, async (request) => ({ events: await app.orchestrator.events(request.params.sagaId) }))
+
   app.get<{ Querystring: ListQuery }>('/api/orchestrator/sagas', {
     schema: {
       summary: 'Search sagas, newest first',
@@ -43,60 +56,26 @@ export default async function sagaRoutes(app: FastifyInstance): Promise<void> {
         additionalProperties: false,
         properties: {
           status: { type: 'string', enum: sagaStatusEnum },
-          type: { type: 'string', maxLength: 100 },
-          userId: { type: 'string', maxLength: 100 },
-          bookingId: { type: 'string', maxLength: 100 },
-          reservationId: { type: 'string', maxLength: 100 },
+          type: text(100),
+          userId: text(200),
+          bookingId: text(100),
+          reservationId: text(100),
+          incidentCode: { ...text(100), description: 'waiting sagas with this incident code, e.g. PAUSED' },
+          step: { ...text(100), description: 'waiting sagas parked at this step' },
           createdFrom: { type: 'string', format: 'date-time' },
           createdTo: { type: 'string', format: 'date-time' },
           limit: { type: 'integer', minimum: 1, maximum: 200, default: 50 },
-          cursor: { type: 'string', maxLength: 200 },
+          cursor: text(200),
         },
       },
     },
     preHandler: app.requireRole('support'),
   }, async (request) => {
-    const q = request.query
-    if (q.cursor) {
-      try {
-        decodeCursor(q.cursor)
-      } catch {
-        throw new AppError('VALIDATION_FAILED', 'cursor is not one this API returned')
-      }
-    }
-    const page = await app.orchestrator.listSagas({
-      ...(q.status ? { status: q.status } : {}),
-      ...(q.type ? { type: q.type } : {}),
-      ...(q.userId ? { userId: q.userId } : {}),
-      ...(q.bookingId ? { bookingId: q.bookingId } : {}),
-      ...(q.reservationId ? { reservationId: q.reservationId } : {}),
-      ...(q.createdFrom ? { createdFrom: new Date(q.createdFrom) } : {}),
-      ...(q.createdTo ? { createdTo: new Date(q.createdTo) } : {}),
-      ...(q.cursor ? { cursor: q.cursor } : {}),
-      limit: q.limit,
+    const { createdFrom, createdTo, ...q } = request.query
+    return app.orchestrator.listSagas({
+      ...q,
+      ...(createdFrom ? { createdFrom: new Date(createdFrom) } : {}),
+      ...(createdTo ? { createdTo: new Date(createdTo) } : {}),
     })
-    return { items: page.items.map(sagaSummary), nextCursor: page.nextCursor }
   })
-
-  // The operator's two verbs: same route shape, same answer (202 + Location), one operation each.
-  const operatorActions = [
-    { verb: 'retry', summary: 'Resume a stuck or COMPENSATION_FAILED saga', run: (id: string) => app.orchestrator.retry(id), extra: {} },
-    { verb: 'abort', summary: 'Compensate a RUNNING saga now (before its pivot)', run: (id: string) => app.orchestrator.abort(id), extra: { abortRequested: true } },
-  ]
-  for (const action of operatorActions) {
-    app.post<{ Params: { sagaId: string } }>(`/api/orchestrator/sagas/:sagaId/${action.verb}`, {
-      schema: {
-        summary: action.summary,
-        tags: ['operations'],
-        security: [{ bearer: [] }],
-        params: sagaIdParams,
-        response: { 404: errorSchema, 409: errorSchema },
-      },
-      preHandler: app.requireRole('operator'),
-    }, async (request, reply) => {
-      const saga = await action.run(request.params.sagaId)
-      return reply.code(202).header('location', `/api/orchestrator/sagas/${saga.id}`)
-        .send({ sagaId: saga.id, status: saga.status, state: saga.state, ...action.extra })
-    })
-  }
 }

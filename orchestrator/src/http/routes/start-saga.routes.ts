@@ -13,8 +13,6 @@ export interface StartRoute {
   params?: Record<string, unknown>
   /** The saga's input from the validated request. */
   toInput(request: FastifyRequest): unknown
-  /** Refuses the request before any saga exists (throw an AppError). */
-  guard?: (request: FastifyRequest) => Promise<void>
 }
 
 /**
@@ -35,7 +33,6 @@ export function registerStartRoute(app: FastifyInstance, route: StartRoute): voi
     },
     preValidation: [app.requireRole('client'), requireIdempotencyKey],
   }, async (request, reply) => {
-    await route.guard?.(request)
     const { saga } = await app.orchestrator.start({
       type: route.type,
       input: route.toInput(request),
@@ -60,15 +57,18 @@ export function sendOutcome(app: FastifyInstance, reply: FastifyReply, saga: Sag
       return reply.code(201).send({ sagaId: saga.id, status: saga.status, state: saga.state, ...app.orchestrator.resultOf(saga) })
     case 'FAILED':
     case 'COMPENSATION_FAILED':
+      // COMPENSATION_FAILED carries its incident: the saga waits for an operator.
       return reply.code(422).send({
         sagaId: saga.id,
         status: saga.status,
         state: saga.state,
         error: saga.error ?? { code: 'INTERNAL_ERROR', message: 'The saga failed', step: '' },
         ...(saga.compensationError ? { compensationError: saga.compensationError } : {}),
+        ...(saga.incident ? { incident: saga.incident } : {}),
       })
     default:
+      // RUNNING, COMPENSATING, or PARKED (past the pivot, waiting for an operator, with its incident).
       return reply.code(202).header('location', `/api/orchestrator/sagas/${saga.id}`)
-        .send({ sagaId: saga.id, status: saga.status, state: saga.state })
+        .send({ sagaId: saga.id, status: saga.status, state: saga.state, ...(saga.incident ? { incident: saga.incident } : {}) })
   }
 }

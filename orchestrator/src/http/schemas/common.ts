@@ -1,3 +1,6 @@
+import { OPERATOR_ACTIONS } from '../../engine/operator-actions.ts'
+import { SAGA_STATUSES } from '../../engine/saga-instance.ts'
+
 // JSON schemas shared by the orchestrator's routes; they drive validation and the OpenAPI docs.
 
 export const errorSchema = {
@@ -13,7 +16,24 @@ export const errorSchema = {
   },
 } as const
 
-export const sagaStatusEnum = ['RUNNING', 'COMPENSATING', 'COMPLETED', 'FAILED', 'COMPENSATION_FAILED'] as const
+export const sagaStatusEnum = SAGA_STATUSES
+
+export const incidentSchema = {
+  type: 'object',
+  additionalProperties: true,
+  description: 'Why a PARKED or COMPENSATION_FAILED saga waits for an operator',
+  properties: {
+    step: { type: 'string' },
+    phase: { type: 'string', enum: ['forward', 'compensation'] },
+    kind: { type: 'string', enum: ['rejected', 'unavailable', 'paused'] },
+    code: { type: 'string' },
+    message: { type: 'string' },
+    participant: { type: 'string' },
+    participantStatus: { type: 'integer' },
+    attempts: { type: 'integer' },
+    since: { type: 'string' },
+  },
+} as const
 
 export const sagaIdParams = {
   type: 'object',
@@ -52,7 +72,7 @@ export const startResponses = {
     description: 'The saga failed (compensated) or needs an operator, or the key was reused with another body',
     type: 'object',
     additionalProperties: true,
-    properties: { sagaId: { type: 'string' }, status: { type: 'string' }, error: sagaFailure },
+    properties: { sagaId: { type: 'string' }, status: { type: 'string' }, error: sagaFailure, incident: incidentSchema },
   },
   429: { description: 'Rate limited', ...errorSchema },
 } as const
@@ -77,11 +97,14 @@ export const sagaViewSchema = {
   properties: {
     sagaId: { type: 'string' },
     type: { type: 'string' },
+    definitionVersion: { type: 'string' },
     status: { type: 'string', enum: sagaStatusEnum },
     state: { type: 'string' },
     input: { type: 'object', additionalProperties: true },
     resources: { type: 'object', additionalProperties: { type: 'string' } },
     error: sagaFailure,
+    incident: incidentSchema,
+    actions: { type: 'array', items: { type: 'string', enum: OPERATOR_ACTIONS }, description: 'What an operator may do to the saga now' },
     steps: { type: 'array', items: stepRecordSchema },
     createdAt: { type: 'string' },
     updatedAt: { type: 'string' },

@@ -1,3 +1,5 @@
+import { AppError } from '../../../../platform/errors.ts'
+import { reason, userId, uuid } from '../../../../platform/vocabulary.ts'
 import { defineSaga } from '../../engine/saga-definition.ts'
 import { booking, loyalty, notifyCustomer, payment, segment, tourCatalog } from '../participants.ts'
 
@@ -12,15 +14,15 @@ export const bookingCancellationBodySchema = {
   additionalProperties: false,
   required: ['userId'],
   properties: {
-    userId: { type: 'string', minLength: 1, maxLength: 100 },
-    reason: { type: 'string', maxLength: 500 },
+    userId,
+    reason,
   },
 } as const
 
 export const bookingCancellationInputSchema = {
   ...bookingCancellationBodySchema,
   required: ['bookingId', 'userId'],
-  properties: { ...bookingCancellationBodySchema.properties, bookingId: { type: 'string', format: 'uuid' } },
+  properties: { ...bookingCancellationBodySchema.properties, bookingId: uuid },
 } as const
 
 /**
@@ -39,6 +41,12 @@ export const bookingCancellationSaga = defineSaga<BookingCancellationInput>({
   // One cancellation per booking and customer: asking again returns the first one's outcome
   // (never a second refund). Another user's attempt is a separate saga, refused by the booking.
   businessKey: (input) => `booking-cancellation:${input.bookingId}:${input.userId}`,
+  // While the booking's own saga is unfinished (running, or waiting for an operator), the
+  // booking is not settled: refused before any saga exists, whichever route started it.
+  guard: async (input, sagas) => {
+    const sagaId = await sagas.findUnfinished({ type: 'tour-booking', bookingId: input.bookingId })
+    if (sagaId) throw new AppError('BOOKING_SAGA_IN_PROGRESS', undefined, { bookingId: input.bookingId, sagaId })
+  },
   steps: [
     {
       name: 'cancelBooking',
@@ -52,6 +60,7 @@ export const bookingCancellationSaga = defineSaga<BookingCancellationInput>({
         expectedStatus: 'CONFIRMED',
       }),
       compensate: ({ input }) => booking.post(`/api/bookings/${segment(input.bookingId)}/reinstate`),
+      // Reinstating a booking that is not cancelled answers 2xx: nothing to list here.
     },
     {
       name: 'refundPayment',

@@ -1,3 +1,5 @@
+import { AppError } from '../../../../platform/errors.ts'
+import { guests, isoDate, paymentMethod, roomType, userId, uuid } from '../../../../platform/vocabulary.ts'
 import { defineSaga } from '../../engine/saga-definition.ts'
 import { hotel, loyalty, notifyCustomer, payment, segment } from '../participants.ts'
 
@@ -16,13 +18,13 @@ export const hotelReservationInputSchema = {
   additionalProperties: false,
   required: ['hotelId', 'roomType', 'userId', 'checkIn', 'checkOut', 'guests', 'paymentMethod'],
   properties: {
-    hotelId: { type: 'string', format: 'uuid' },
-    roomType: { type: 'string', minLength: 1, maxLength: 50 },
-    userId: { type: 'string', minLength: 1, maxLength: 100 },
-    checkIn: { type: 'string', format: 'date' },
-    checkOut: { type: 'string', format: 'date' },
-    guests: { type: 'integer', minimum: 1, maximum: 20 },
-    paymentMethod: { type: 'string', minLength: 1, maxLength: 100 },
+    hotelId: uuid,
+    roomType,
+    userId,
+    checkIn: isoDate,
+    checkOut: isoDate,
+    guests,
+    paymentMethod,
   },
 } as const
 
@@ -37,6 +39,14 @@ export const hotelReservationSaga = defineSaga<HotelReservationInput>({
   // Default; the registry applies `HOTEL_RESERVATION_DEADLINE_MS` (see sagas/index.ts).
   deadlineMs: 120_000,
   inputSchema: hotelReservationInputSchema,
+  // A stay that ends before it starts is a bad request, not a saga that fails.
+  guard: async (input) => {
+    if (input.checkOut <= input.checkIn) {
+      throw new AppError('VALIDATION_FAILED', 'checkOut must be after checkIn', {
+        details: [{ location: 'body', path: '/checkOut', message: 'must be after checkIn' }],
+      })
+    }
+  },
   completedState: 'RESERVATION_COMPLETED',
   compensatedState: 'RESERVATION_ROLLED_BACK',
   steps: [

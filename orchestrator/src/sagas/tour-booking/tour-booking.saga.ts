@@ -1,3 +1,4 @@
+import { currency, paymentMethod, spots, userId, uuid } from '../../../../platform/vocabulary.ts'
 import { defineSaga } from '../../engine/saga-definition.ts'
 import { booking, loyalty, notifyCustomer, payment, segment, tourCatalog } from '../participants.ts'
 
@@ -22,11 +23,11 @@ export const tourBookingInputSchema = {
   additionalProperties: false,
   required: ['tourId', 'userId', 'numberOfSpots', 'paymentMethod'],
   properties: {
-    tourId: { type: 'string', format: 'uuid' },
-    userId: { type: 'string', minLength: 1, maxLength: 100 },
-    numberOfSpots: { type: 'integer', minimum: 1, maximum: 50 },
-    paymentMethod: { type: 'string', minLength: 1, maxLength: 100 },
-    currency: { type: 'string', pattern: '^[A-Z]{3}$' },
+    tourId: uuid,
+    userId,
+    numberOfSpots: spots,
+    paymentMethod,
+    currency,
   },
 } as const
 
@@ -77,6 +78,8 @@ export const tourBookingSaga = defineSaga<TourBookingInput>({
         userId: input.userId,
         reason: 'booking saga rolled back',
       }),
+      // Cancelled already (by hand, or by an earlier generation of this undo): the undo is done.
+      alreadyUndone: ['BOOKING_ALREADY_CANCELLED'],
     },
     {
       name: 'processPayment',

@@ -1,0 +1,109 @@
+import type { Logger } from 'pino'
+import type { Config } from '../../../platform/config.ts'
+import { createDatabase, poolOf, type PrismaClient } from '../../../platform/database.ts'
+import { createLogger } from '../../../platform/logger.ts'
+import { createRedis, type Redis } from '../../../platform/redis.ts'
+import { serviceTokenOf } from '../../../platform/service-tokens.ts'
+import { participantUrls } from '../../../platform/services.ts'
+import type { CommandTransport, EngineObserver, SagaQueries, SagaRepository } from '../engine/ports.ts'
+import type { SagaRegistry } from '../engine/saga-registry.ts'
+import { PostgresSagaStore } from '../persistence/postgres-saga-store.ts'
+import { RedisSagaMirror, RedisSagaViewCache } from '../persistence/redis-saga-mirror.ts'
+import { RedisSagaUpdates } from '../persistence/redis-saga-updates.ts'
+import { createSagaRegistry } from '../sagas/index.ts'
+import { HttpCommandClient } from '../transport/http-command-client.ts'
+import { createMetrics, metricsObserver, type Metrics } from './metrics.ts'
+import { Orchestrator } from './orchestrator.ts'
+import type { SagaView } from './saga-view.ts'
+
+export interface OrchestratorOverrides {
+  /** Default: a new client on `DATABASE_URL`, closed by close(). */
+  db?: PrismaClient
+  /** Default: a new client on `REDIS_URL` (none when it is `disabled`), closed by close(). `null`: no Redis. */
+  redis?: Redis | null
+  /** Default: a logger named "orchestrator" at `LOG_LEVEL`. */
+  logger?: Logger
+  /** Default: every saga in orchestrator/src/sagas, with the configured deadlines. */
+  registry?: SagaRegistry
+  /** Default: HTTP to the participants at their `<NAME>_URL`, with the orchestrator's service token. */
+  transport?: CommandTransport
+  /** Default: a fresh UUID. */
+  instanceId?: string
+  /** Default: `SAGA_LEASE_TTL_MS`. */
+  leaseTtlMs?: number
+  /** Default: `SAGA_RECOVERY_INTERVAL_MS`. */
+  recoveryIntervalMs?: number
+  /** Wraps the Postgres store, e.g. to time its calls (the benchmark). Default: none */
+  wrapStore?: (store: SagaRepository & SagaQueries) => SagaRepository & SagaQueries
+  /** Extra engine hooks, called after the metrics' own. */
+  observer?: EngineObserver
+}
+
+export interface OrchestratorGraph {
+  orchestrator: Orchestrator
+  metrics: Metrics
+  db: PrismaClient
+  redis: Redis | undefined
+  logger: Logger
+  /** Stops the orchestrator and closes what this function opened. */
+  close(): Promise<void>
+}
+
+/**
+ * The one place the orchestrator's object graph is built: store, mirror, live updates,
+ * transport, registry, metrics and the Orchestrator on top. Used by the HTTP server, the CLI
+ * and the benchmark, so all three run the same thing.
+ */
+export function createOrchestrator(config: Config, overrides: OrchestratorOverrides = {}): OrchestratorGraph {
+  const logger = overrides.logger ?? createLogger({ service: 'orchestrator', level: config.LOG_LEVEL ?? 'info', ...(config.LOG_FORMAT ? { format: config.LOG_FORMAT } : {}) })
+  const db = overrides.db ?? createDatabase({ url: config.DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE })
+  const pool = poolOf(db)
+  if (!pool) throw new Error('The orchestrator needs a database client made by platform/database.ts (createDatabase or databaseOnPool)')
+  const redis = overrides.redis === null || (overrides.redis === undefined && config.REDIS_URL === 'disabled')
+    ? undefined
+    : overrides.redis ?? createRedis({ url: config.REDIS_URL, logger })
+  const registry = overrides.registry ?? createSagaRegistry(config)
+  const metrics = createMetrics()
+  const postgres = new PostgresSagaStore(pool, { leaseTtlMs: overrides.leaseTtlMs ?? config.SAGA_LEASE_TTL_MS })
+  const store = overrides.wrapStore?.(postgres) ?? postgres
+  const orchestrator: Orchestrator = new Orchestrator({
+    store,
+    registry,
+    transport: overrides.transport ?? new HttpCommandClient({ baseUrls: participantUrls(config), token: serviceTokenOf(config) }),
+    logger,
+    ...(redis ? {
+      mirror: new RedisSagaMirror(redis, { view: (saga) => orchestrator.viewOf(saga), onError: (err) => logger.debug({ err }, 'redis mirror write failed') }),
+      cache: new RedisSagaViewCache<SagaView>(redis),
+      updates: new RedisSagaUpdates(redis),
+    } : {}),
+    observer: overrides.observer ? combineObservers(metricsObserver(metrics), overrides.observer) : metricsObserver(metrics),
+    onRecovery: (trigger, summary) => {
+      metrics.recoveryRuns.inc({ trigger })
+      metrics.leaseTakeovers.inc(summary.recovered)
+      metrics.sagasLeftAlone.set(summary.leftAlone)
+    },
+    ...(overrides.instanceId ? { instanceId: overrides.instanceId } : {}),
+    leaseTtlMs: overrides.leaseTtlMs ?? config.SAGA_LEASE_TTL_MS,
+    recoveryIntervalMs: overrides.recoveryIntervalMs ?? config.SAGA_RECOVERY_INTERVAL_MS,
+  })
+  return {
+    orchestrator,
+    metrics,
+    db,
+    redis,
+    logger,
+    async close() {
+      await orchestrator.stop()
+      if (!overrides.db) await db.$disconnect()
+      if (redis && overrides.redis === undefined) redis.disconnect()
+    },
+  }
+}
+
+/** Calls each observer's hooks in order. */
+function combineObservers(...observers: EngineObserver[]): EngineObserver {
+  const each = <K extends keyof EngineObserver>(hook: K) => (info: Parameters<NonNullable<EngineObserver[K]>>[0]) => {
+    for (const observer of observers) (observer[hook] as ((value: typeof info) => void) | undefined)?.(info)
+  }
+  return { started: each('started'), stepAttempt: each('stepAttempt'), transition: each('transition'), incident: each('incident') }
+}
