@@ -11,8 +11,6 @@ import { tourBookingSaga } from '../../orchestrator/src/sagas/tour-booking/tour-
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const ARTIFACTS = path.resolve(import.meta.dirname, '../artifacts')
-const hasChromium = existsSync(CHROMIUM)
-if (!hasChromium) console.warn(`Browser tests skipped: no Chromium at ${CHROMIUM} (apt-get install -y chromium)`)
 
 // Undo gives up fast, so a saga reaches COMPENSATION_FAILED within the test.
 const FAST = { maxAttempts: 2, initialDelayMs: 20, multiplier: 2, maxDelayMs: 50 }
@@ -21,14 +19,17 @@ const registry = new SagaRegistry().register(defineSaga({
   steps: tourBookingSaga.steps.map((step) => ({ ...step, compensationRetry: FAST })),
 }))
 
-describe.skipIf(!hasChromium)('the support page at /ui', () => {
+describe('the support page at /ui', () => {
   let system: TestSystem
   let browser: Browser
   let base: string
   let sagaId: string
+  let tourId: string
   const userId = `ui-${randomUUID().slice(0, 8)}`
 
   beforeAll(async () => {
+    // A missing browser fails these tests: they must never pass by not running.
+    if (!existsSync(CHROMIUM)) throw new Error(`No Chromium at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH)`)
     system = await startSystem({ registry })
     base = await system.orchestrator.listen({ port: 0, host: '127.0.0.1' })
     browser = await chromium.launch({
@@ -38,8 +39,9 @@ describe.skipIf(!hasChromium)('the support page at /ui', () => {
     // A booking whose card is declined and whose spots cannot be released: it parks in
     // COMPENSATION_FAILED, the kind of saga an operator is called for.
     const tour = (await command(system.participant('tour-catalog'), 'POST', '/api/tours', {
-      name: 'Fjord cruise', date: isoDateInDays(30), capacity: 5, price: 60, currency: 'EUR', cancellationPolicy: { minDays: 3, feePercent: 0 },
+      name: 'Fjord cruise', date: isoDateInDays(30), capacity: 50, price: 60, currency: 'EUR', cancellationPolicy: { minDays: 3, feePercent: 0 },
     })).json()
+    tourId = tour.tourId
     system.inject({ participant: 'tour-catalog', route: '/api/reservations/:reservationId/release', status: 503 })
     const response = await system.orchestrator.inject({
       method: 'POST', url: '/api/orchestrator/bookings',
@@ -83,13 +85,76 @@ describe.skipIf(!hasChromium)('the support page at /ui', () => {
     mkdirSync(ARTIFACTS, { recursive: true })
     await page.screenshot({ path: path.join(ARTIFACTS, 'saga-timeline.png'), fullPage: true })
 
-    // Retry, once the catalog works again: confirm the dialog, and watch it settle live.
+    // Retry, once the catalog works again: give a reason in the dialog, and watch it settle live.
     system.clearFaults()
-    page.once('dialog', (dialog) => void dialog.accept())
+    page.once('dialog', (dialog) => void dialog.accept('catalog is back'))
     await page.getByRole('button', { name: 'Retry' }).click()
     await expect.poll(() => page.locator('#saga-title .status').textContent(), { timeout: 15_000 }).toBe('FAILED')
     expect(await page.locator('#timeline li').last().textContent()).toMatch(/reserveTour.*compensation.*SUCCEEDED/s)
     await page.screenshot({ path: path.join(ARTIFACTS, 'saga-timeline-after-retry.png'), fullPage: true })
+    // The event log says who retried it, and why.
+    await expect.poll(() => page.locator('#log').textContent()).toMatch(/OPERATOR_RETRY.*by operator:.*catalog is back/s)
+    await page.close()
+  })
+
+  /** A paid booking whose loyalty points are refused for good: it parks after the pivot. */
+  async function parkedBooking(): Promise<string> {
+    system.clearFaults()
+    const fault = system.inject({ participant: 'loyalty', route: '/api/loyalty/accounts/:userId/points', status: 400, body: { error: { code: 'VALIDATION_FAILED', message: 'amount is too large' } } })
+    const response = await system.orchestrator.inject({
+      method: 'POST', url: '/api/orchestrator/bookings',
+      headers: { authorization: TOKENS.client, 'idempotency-key': randomUUID() },
+      payload: { tourId, userId, numberOfSpots: 1, paymentMethod: 'pm_card_visa' },
+    })
+    expect(response.statusCode).toBe(202)
+    expect(response.json()).toMatchObject({ status: 'PARKED', incident: { step: 'awardLoyaltyPoints', code: 'VALIDATION_FAILED' } })
+    expect(fault.hits).toBe(1)
+    return response.json().sagaId
+  }
+
+  it('shows a parked saga\'s incident and lets an operator skip the step by hand', async () => {
+    const parked = await parkedBooking()
+    const page = await signIn('dev-operator')
+    await page.goto(`${base}/ui#/?status=PARKED&step=awardLoyaltyPoints`)
+    await page.getByRole('link', { name: parked.slice(0, 8) }).click()
+    await expect.poll(() => page.locator('#saga-incident').textContent()).toMatch(/VALIDATION_FAILED at awardLoyaltyPoints/)
+    expect(await page.getByRole('button', { name: 'Abort' }).count()).toBe(0)
+    page.once('dialog', (dialog) => void dialog.accept('points granted by hand'))
+    await page.getByRole('button', { name: 'Skip step' }).click()
+    await expect.poll(() => page.locator('#saga-title .status').textContent(), { timeout: 15_000 }).toBe('COMPLETED')
+    expect(await page.locator('#timeline').textContent()).toMatch(/awardLoyaltyPoints.*SKIPPED/s)
+    await expect.poll(() => page.locator('#log').textContent()).toMatch(/OPERATOR_SKIP.*points granted by hand/s)
+    system.clearFaults()
+    await page.close()
+  })
+
+  it('lets an operator retry a parked step once its participant is fixed: a new generation of the command', async () => {
+    const parked = await parkedBooking()
+    system.clearFaults()
+    const page = await signIn('dev-operator')
+    await page.goto(`${base}/ui#/sagas/${parked}`)
+    await expect.poll(() => page.locator('#saga-title .status').textContent()).toBe('PARKED')
+    page.once('dialog', (dialog) => void dialog.accept(''))
+    await page.getByRole('button', { name: 'Retry' }).click()
+    await expect.poll(() => page.locator('#saga-title .status').textContent(), { timeout: 15_000 }).toBe('COMPLETED')
+    const points = await system.db.loyaltyTransaction.findMany({ where: { userId, kind: 'EARN' } })
+    expect(points.length).toBeGreaterThanOrEqual(1)
+    await page.close()
+  })
+
+  it('refuses skip and retry to support staff, in the page and in the API', async () => {
+    const parked = await parkedBooking()
+    const page = await signIn('dev-support')
+    await page.goto(`${base}/ui#/sagas/${parked}`)
+    await expect.poll(() => page.locator('#saga-incident').textContent()).toMatch(/VALIDATION_FAILED/)
+    expect(await page.locator('#actions button').count()).toBe(0)
+    const refused = await page.evaluate(async (id) => Promise.all(['skip', 'retry'].map(async (action) => {
+      const response = await fetch(`/api/orchestrator/sagas/${id}/${action}`, { method: 'POST', headers: { authorization: 'Bearer dev-support', 'content-type': 'application/json' }, body: JSON.stringify({ reason: 'trying' }) })
+      return { status: response.status, code: ((await response.json()) as { error?: { code?: string } }).error?.code }
+    })), parked)
+    expect(refused).toEqual([{ status: 403, code: 'FORBIDDEN' }, { status: 403, code: 'FORBIDDEN' }])
+    expect((await system.orchestrator.orchestrator.getSaga(parked)).status).toBe('PARKED')
+    system.clearFaults()
     await page.close()
   })
 

@@ -4,7 +4,7 @@
 
 const API = '/api/orchestrator'
 const $ = (id) => document.getElementById(id)
-const state = { token: sessionStorage.getItem('sagaToken'), role: null, nextCursor: null, stream: null, poll: null }
+const state = { token: sessionStorage.getItem('sagaToken'), role: null, nextCursor: null, stream: null, poll: null, listGeneration: 0 }
 
 function el(tag, attributes = {}, ...children) {
   const node = document.createElement(tag)
@@ -77,6 +77,8 @@ function statusBadge(status) {
 }
 
 async function showList(params) {
+  // A newer route (a hash change while this one loads) wins: its rows, not both.
+  const generation = ++state.listGeneration
   show('list')
   const form = $('filters')
   for (const field of form.elements) {
@@ -86,17 +88,29 @@ async function showList(params) {
   }
   $('rows').replaceChildren()
   state.nextCursor = null
-  await Promise.all([loadCounts(), loadPage(params)])
+  await loadCounts()
+  if (generation !== state.listGeneration) return
+  // The status list exists now: show the filter the page was opened with.
+  $('f-status').value = params.get('status') ?? ''
+  await loadPage(params, generation)
 }
 
+// The statuses come from the server (its one list), with their counts.
 async function loadCounts() {
   if (state.role === 'client') return
-  const { counts } = await api('/sagas/stats')
-  $('counts').replaceChildren(...Object.entries(counts).sort().map(([status, count]) =>
-    el('a', { href: `#/?status=${status}`, 'aria-label': `${count} ${status}` }, statusBadge(status), ` ${count}`)))
+  const { counts, incidents } = await api('/sagas/stats')
+  const statuses = Object.keys(counts)
+  const select = $('f-status')
+  const chosen = select.value
+  select.replaceChildren(el('option', { value: '' }, 'any'), ...statuses.map((status) => el('option', { value: status }, status)))
+  select.value = chosen
+  $('counts').replaceChildren(
+    ...statuses.map((status) => el('a', { href: `#/?status=${status}`, 'aria-label': `${counts[status]} ${status}` }, statusBadge(status), ` ${counts[status]}`)),
+    ...Object.entries(incidents).sort().map(([code, count]) =>
+      el('a', { href: `#/?incidentCode=${encodeURIComponent(code)}`, class: 'incident-count', 'aria-label': `${count} waiting on ${code}` }, `${code} ${count}`)))
 }
 
-async function loadPage(params) {
+async function loadPage(params, generation = state.listGeneration) {
   const query = new URLSearchParams()
   for (const [key, value] of params) {
     if (!value) continue
@@ -105,12 +119,13 @@ async function loadPage(params) {
   query.set('limit', '50')
   if (state.nextCursor) query.set('cursor', state.nextCursor)
   const page = await api(`/sagas?${query}`)
+  if (generation !== state.listGeneration) return
   $('rows').append(...page.items.map((saga) => el('tr', {},
     el('td', {}, el('a', { href: `#/sagas/${saga.sagaId}` }, saga.sagaId.slice(0, 8))),
     el('td', {}, saga.type),
     el('td', {}, statusBadge(saga.status)),
     el('td', {}, saga.state),
-    el('td', {}, saga.error?.code ?? ''),
+    el('td', {}, saga.incident ? `${saga.incident.code} at ${saga.incident.step}` : saga.error?.code ?? ''),
     el('td', {}, time(saga.createdAt)))))
   state.nextCursor = page.nextCursor
   $('more').hidden = !page.nextCursor
@@ -148,13 +163,17 @@ function render(saga) {
   if (saga.error) errors.push(errorBox('Failed', saga.error))
   if (saga.compensationError) errors.push(errorBox('Compensation failed', saga.compensationError))
   $('saga-error').replaceChildren(...errors)
+  $('saga-incident').replaceChildren(...(saga.incident ? [incidentBox(saga)] : []))
 
+  // The actions the saga allows now (the server decides); operators only.
   const operator = state.role === 'operator'
-  $('actions').hidden = !operator
-  $('retry').hidden = !['RUNNING', 'COMPENSATING', 'COMPENSATION_FAILED'].includes(saga.status)
-  $('abort').hidden = saga.status !== 'RUNNING'
-  $('retry').onclick = () => act(saga, 'retry', 'Retry this saga? It resumes from where it stopped.')
-  $('abort').onclick = () => act(saga, 'abort', 'Abort this saga? Everything it did so far is undone.')
+  const actions = operator ? saga.actions ?? [] : []
+  $('actions').hidden = actions.length === 0
+  $('actions').replaceChildren(...actions.map((action) => {
+    const button = el('button', { type: 'button', class: ACTIONS[action].danger ? 'danger' : undefined }, ACTIONS[action].label)
+    button.onclick = () => act(saga, action)
+    return button
+  }))
 
   const steps = [...saga.steps].sort((a, b) => (a.startedAt < b.startedAt ? -1 : a.startedAt > b.startedAt ? 1 : 0))
   $('timeline').replaceChildren(...steps.map((step) => el('li', { class: step.phase },
@@ -168,7 +187,8 @@ function render(saga) {
     step.lastError ? el('div', { class: 'error' },
       `${step.lastError.code}: ${step.lastError.message}`,
       step.lastError.participant ? ` (${step.lastError.participant}${step.lastError.status ? ` answered ${step.lastError.status}` : ''})` : '') : null)))
-  $('live').textContent = ['COMPLETED', 'FAILED', 'COMPENSATION_FAILED'].includes(saga.status) ? '' : 'Updating live…'
+  $('live').textContent = ['RUNNING', 'COMPENSATING'].includes(saga.status) ? 'Updating live…' : ''
+  loadLog(saga.sagaId).catch(() => {})
 }
 
 function fact(name, value) {
@@ -181,6 +201,18 @@ function resourceLink(name, id) {
   return id
 }
 
+function incidentBox(saga) {
+  const incident = saga.incident
+  const waits = saga.status === 'COMPENSATION_FAILED' ? 'Its undo needs an operator' : 'It needs an operator'
+  return el('div', { class: 'error-box incident', role: 'note' },
+    el('strong', {}, `${waits}: ${incident.code} at ${incident.step} (${incident.phase})`),
+    el('div', {}, incident.message),
+    el('div', { class: 'muted' },
+      `${incident.kind} · ${incident.attempts} attempt${incident.attempts === 1 ? '' : 's'} · since ${time(incident.since)}`,
+      incident.participant ? ` · ${incident.participant}${incident.participantStatus ? ` answered ${incident.participantStatus}` : ''}` : ''),
+    state.role === 'operator' && saga.actions?.length ? el('div', { class: 'muted' }, `Can be: ${saga.actions.join(', ')}`) : null)
+}
+
 function errorBox(title, error) {
   return el('div', { class: 'error-box', role: 'note' },
     el('strong', {}, `${title}: ${error.code}`),
@@ -188,16 +220,44 @@ function errorBox(title, error) {
     el('div', { class: 'muted' }, `at step ${error.step}${error.participant ? `, answered by ${error.participant}` : ''}`))
 }
 
-async function act(saga, action, question) {
-  if (!window.confirm(question)) return
+// What each action is called, what the operator is asked, and whether a reason is required
+// (the server's rule: skip, resolve and pause need one).
+const ACTIONS = {
+  retry: { label: 'Retry', question: 'Retry this saga? It re-runs the step it stopped at. Reason (optional):' },
+  abort: { label: 'Abort', danger: true, question: 'Abort this saga? Everything it did so far is undone. Reason (optional):' },
+  skip: { label: 'Skip step', danger: true, needsReason: true, question: 'Mark the parked step as done by hand and go on? Reason:' },
+  resolve: { label: 'Resolve', danger: true, needsReason: true, question: 'Close the failed undo as done by hand and go on compensating? Reason:' },
+  pause: { label: 'Pause', needsReason: true, question: 'Stop driving this saga until it is resumed? Reason:' },
+  resume: { label: 'Resume', question: 'Take this saga up again? Reason (optional):' },
+}
+
+async function act(saga, action) {
+  const { label, question, needsReason } = ACTIONS[action]
+  const reason = window.prompt(question, '')
+  if (reason === null) return
+  if (needsReason && !reason.trim()) {
+    $('action-result').textContent = `${label} needs a reason.`
+    return
+  }
   try {
-    const result = await api(`/sagas/${saga.sagaId}/${action}`, { method: 'POST' })
-    $('action-result').textContent = `${action === 'retry' ? 'Retry' : 'Abort'} accepted: ${result.status}`
-    render(await api(`/sagas/${saga.sagaId}`))
+    const result = await api(`/sagas/${saga.sagaId}/${action}`, { method: 'POST', body: JSON.stringify(reason.trim() ? { reason: reason.trim() } : {}) })
+    $('action-result').textContent = `${label} accepted: ${result.status}`
+    render(result)
     startLive(saga.sagaId)
   } catch (error) {
-    $('action-result').textContent = `${action} refused: ${error.code ?? ''} ${error.message}`
+    $('action-result').textContent = `${label} refused: ${error.code ?? ''} ${error.message}`
   }
+}
+
+async function loadLog(sagaId) {
+  const { events } = await api(`/sagas/${sagaId}/log`)
+  $('log').replaceChildren(...events.map((event) => el('li', {},
+    el('span', { class: 'muted' }, time(event.createdAt)), ' ',
+    el('strong', {}, event.type), ' ',
+    event.step ? `${event.step} ` : '',
+    statusBadge(event.status),
+    event.detail?.actor ? el('span', { class: 'muted' }, ` by ${event.detail.actor}`) : null,
+    event.detail?.reason ? el('span', {}, `: ${event.detail.reason}`) : null)))
 }
 
 // Live updates: server-sent events read through fetch (EventSource cannot send a bearer
