@@ -79,7 +79,7 @@ describe('saga recover, killed half-way and run again', () => {
     await sleep(LEASE_TTL_MS + 200)
     const second = await saga(['recover'])
     expect(second.code, second.output).toBe(0)
-    expect(second.output).toMatch(/Summary: found \d+, recovered \d+, completed \d+, failed \d+, compensation failed 0, still stuck 0, skipped \d+/)
+    expect(second.output).toMatch(/Summary: found \d+, recovered \d+, completed \d+, failed \d+, compensation failed 0, parked 0, still running 0, skipped \d+, left alone \d+/)
     for (const saga of unfinished) expect(second.output).toContain(saga.id)
 
     const report = await checkInvariants(db, { prefix: run.prefix, keys: requests.map((r) => r.key), tours: [tour!] })
@@ -97,12 +97,18 @@ describe('saga recover, killed half-way and run again', () => {
     expect(ids.length).toBeGreaterThan(0)
     expect(listed.output).toMatch(/\d+ saga\(s\)/)
 
-    const shown = await saga(['show', ids[0]!])
+    const shown = await saga(['show', ids[0]!, '--json'])
     expect(shown.code, shown.output).toBe(0)
     // The saga, pretty-printed (log lines, if any, are single-line JSON).
     const view = JSON.parse(shown.output.match(/^\{\n[\s\S]*?^\}$/m)![0]) as { sagaId: string; type: string; steps: unknown[] }
     expect(view).toMatchObject({ sagaId: ids[0], type: 'tour-booking' })
     expect(view.steps.length).toBeGreaterThan(0)
+    // For people: status, what an operator can do, the steps and the event log.
+    const readable = await saga(['show', ids[0]!])
+    expect(readable.code, readable.output).toBe(0)
+    expect(readable.output).toMatch(new RegExp(`^${ids[0]} tour-booking \\(definition [0-9a-f]{12}\\)`, 'm'))
+    expect(readable.output).toMatch(/^actions: /m)
+    expect(readable.output).toMatch(/^log:\n {2}\S+ v0 SAGA_STARTED/m)
 
     const unknown = await saga(['show', randomUUID()])
     expect(unknown.code, unknown.output).toBe(3)

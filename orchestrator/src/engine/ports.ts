@@ -133,7 +133,7 @@ export interface SagaRepository {
   releaseLeases(ownerId: string): Promise<number>
   /** Active sagas whose owner stopped renewing, of the given definitions only. */
   listOrphanedSagas(options: { olderThanMs?: number; limit?: number; definitions?: readonly DefinitionRef[] }): Promise<Orphan[]>
-  /** Orphans of definitions not in `definitions`: what this process must leave alone. */
+  /** Orphans of the types in `definitions` whose version is not among them: what this process must leave alone. */
   countOrphansOutside(definitions: readonly DefinitionRef[]): Promise<number>
   /**
    * Flags an abort or a pause on a saga that may be driven by any process, and appends the

@@ -152,7 +152,7 @@ export class InMemorySagaStore implements SagaRepository, SagaQueries {
   }
 
   async countOrphansOutside(definitions: readonly DefinitionRef[]): Promise<number> {
-    return this.#orphans().filter((s) => !runs(definitions, s.saga)).length
+    return this.#orphans().filter((s) => definitions.some((d) => d.type === s.saga.type) && !runs(definitions, s.saga)).length
   }
 
   async request(id: string, kind: 'abort' | 'pause', statuses: readonly SagaStatus[], audit: AuditEntry): Promise<boolean> {

@@ -158,10 +158,11 @@ export class PostgresSagaStore implements SagaRepository, SagaQueries {
   }
 
   async countOrphansOutside(definitions: readonly DefinitionRef[]): Promise<number> {
+    const types = [...new Set(definitions.map((d) => d.type))]
     const [row] = await this.#rows<{ count: number }>(sql`
       SELECT count(*)::int AS count FROM ${SAGAS}
        WHERE status = ANY(${ACTIVE}::text[]) AND (lease_expires_at IS NULL OR lease_expires_at < now())
-         AND NOT ${definitionFilter(definitions)}`)
+         AND type = ANY(${types}::text[]) AND NOT ${definitionFilter(definitions)}`)
     return row?.count ?? 0
   }
 
