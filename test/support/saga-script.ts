@@ -3,6 +3,7 @@ import { classifyFence, classifyReply } from '../../orchestrator/src/engine/clas
 import { afterAttempt, applyEvent, nextAction, type SagaEvent } from '../../orchestrator/src/engine/decide.ts'
 import { decideOperatorAction, type OperatorAction } from '../../orchestrator/src/engine/operator-actions.ts'
 import type { Command, SagaDefinition } from '../../orchestrator/src/engine/saga-definition.ts'
+import { domainEventsOf } from '../../orchestrator/src/engine/saga-runner.ts'
 import type { SagaInstance, SagaStatus } from '../../orchestrator/src/engine/saga-instance.ts'
 
 /**
@@ -103,6 +104,10 @@ export function sagaScript<Input>(definition: SagaDefinition<Input>, input: Inpu
     expectStatus(status: SagaStatus, details: object = {}) {
       expect(saga).toMatchObject({ status, ...details })
       return script
+    },
+    /** The domain events its completion writes to the outbox (none before it completes). */
+    get events() {
+      return saga.status === 'COMPLETED' && definition.onCompleted ? domainEventsOf(definition, saga) : []
     },
     /** The saga as it stands. */
     get saga(): SagaInstance {

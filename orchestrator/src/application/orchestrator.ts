@@ -2,7 +2,6 @@ import { createHash, randomUUID } from 'node:crypto'
 import type { Logger } from 'pino'
 import { canonicalJson } from '../../../platform/canonical-json.ts'
 import { AppError } from '../../../platform/errors.ts'
-import { applyEvent } from '../engine/decide.ts'
 import { InvalidCursorError, UnknownDefinitionError } from '../engine/engine-errors.ts'
 import { type ActionInput, decideOperatorAction, type OperatorAction } from '../engine/operator-actions.ts'
 import type { CommandTransport, EngineObserver, LeaseOwner, SagaEventRecord, SagaMirror, SagaQueries, SagaQuery, SagaRepository } from '../engine/ports.ts'
@@ -10,7 +9,7 @@ import { recoverPendingSagas, type RecoveryOptions, type RecoverySummary } from 
 import type { SagaDefinition, SagaLookup } from '../engine/saga-definition.ts'
 import { isActive, type SagaInstance, type SagaStatus, WAITING_STATUSES } from '../engine/saga-instance.ts'
 import type { SagaRegistry } from '../engine/saga-registry.ts'
-import { SagaRunner } from '../engine/saga-runner.ts'
+import { buildTransition, SagaRunner } from '../engine/saga-runner.ts'
 import { type SagaSummaryView, type SagaView, sagaSummary, sagaView } from './saga-view.ts'
 
 /** Live saga views, pushed on every transition (the Redis mirror's channels). */
@@ -367,9 +366,9 @@ export class Orchestrator {
         // Decided again on the claimed copy: what was read before the claim may be stale.
         const fresh = decideOperatorAction(definition, claimed.saga, action, input)
         if (fresh.kind !== 'event') throw new AppError('SAGA_BUSY', 'The saga changed while the action was being taken')
-        const next = applyEvent(definition, claimed.saga, fresh.event, new Date())
-        next.version = claimed.saga.version + 1
-        await this.#store.recordTransition({ saga: next, event: fresh.event, expectedVersion: claimed.saga.version, stepName: definition.steps[Math.max(0, Math.min(claimed.saga.cursor, definition.steps.length - 1))]!.name }, claimed.owner)
+        const transition = buildTransition(definition, claimed.saga, fresh.event, new Date())
+        const next = transition.saga
+        await this.#store.recordTransition(transition, claimed.owner)
         this.#logger.info({ sagaId, action, actor: input.actor, reason: input.reason, status: next.status }, 'operator action applied')
         if (isActive(next.status)) void this.#drive(next, claimed.owner, false)
         return next

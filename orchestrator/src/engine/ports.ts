@@ -47,6 +47,20 @@ export interface Transition {
   stepName?: string
   /** Ids support staff search by, as known after this transition. */
   references?: SagaReferences
+  /** Domain events the transition makes true: stored in the outbox with it, atomically. */
+  events?: DomainEvent[]
+}
+
+/** A business fact for the rest of the business (contract: Domain events). */
+export interface DomainEvent {
+  eventId: string
+  eventType: string
+  eventVersion: number
+  /** ISO time the fact became true. */
+  timestamp: string
+  /** The saga the fact came from. */
+  correlationId: string
+  data: Record<string, unknown>
 }
 
 /** Operator requests the runner honours at its next decision (set by another process, maybe). */

@@ -80,6 +80,12 @@ export interface SagaDefinition<Input = unknown> {
   /** JSON schema of the input; the API validates start requests against it. */
   inputSchema?: Record<string, unknown>
   /**
+   * Business facts the saga makes true when it completes (contract: Domain events), written to
+   * the outbox in the same transaction as the completing transition, so they are published
+   * exactly when — and only if — the saga completed. Default: none
+   */
+  onCompleted?: (context: StepContext<Input> & { completedAt: Date }) => DomainEventDraft[]
+  /**
    * Checked before a saga of this type is created (by every route that starts one): throws to
    * refuse the request, e.g. a cancellation while the booking's own saga is unfinished.
    */
@@ -89,6 +95,15 @@ export interface SagaDefinition<Input = unknown> {
    * second start returns the first saga instead of creating another.
    */
   businessKey?: (input: Input) => string | undefined
+}
+
+/** A domain event as a saga definition states it; the engine adds its id, time and correlation. */
+export interface DomainEventDraft {
+  /** e.g. "booking.canceled" */
+  type: string
+  /** Version of the event's data shape. Default: 1 */
+  version?: number
+  data: Record<string, unknown>
 }
 
 /** What a guard may ask about other sagas. */

@@ -1,7 +1,8 @@
+import { randomUUID } from 'node:crypto'
 import { classifyFence, classifyReply } from './classify.ts'
 import { afterAttempt, applyEvent, commandKey, findRecord, type Mode, nextAction, type SagaEvent, shouldYield } from './decide.ts'
 import { LeaseLostError, UnknownDefinitionError } from './engine-errors.ts'
-import type { Clock, CommandTransport, EngineObserver, LeaseOwner, PendingRequests, SagaMirror, SagaRepository, Transition } from './ports.ts'
+import type { Clock, CommandTransport, DomainEvent, EngineObserver, LeaseOwner, PendingRequests, SagaMirror, SagaRepository, Transition } from './ports.ts'
 import type { SagaDefinition } from './saga-definition.ts'
 import { isActive, isWaiting, type Incident, type Phase, type SagaInstance } from './saga-instance.ts'
 import type { SagaRegistry } from './saga-registry.ts'
@@ -182,15 +183,8 @@ export class SagaRunner {
   }
 
   async #commit(definition: SagaDefinition<any>, saga: SagaInstance, event: SagaEvent, owner: LeaseOwner): Promise<SagaInstance> {
-    const next = applyEvent(definition, saga, event, this.#options.clock.now())
-    next.version = saga.version + 1
-    const transition: Transition = {
-      saga: next,
-      event,
-      expectedVersion: saga.version,
-      ...('step' in event ? { stepName: definition.steps[event.step]!.name } : {}),
-      ...(definition.references ? { references: definition.references({ sagaId: next.id, input: next.input, results: next.results }) } : {}),
-    }
+    const transition = buildTransition(definition, saga, event, this.#options.clock.now())
+    const next = transition.saga
     const requests = await this.#options.store.recordTransition(transition, owner)
     Object.assign(next, toInstanceRequests(requests))
     // The mirror is one connection, so transitions reach it in order. Only the last one is
@@ -207,6 +201,38 @@ export class SagaRunner {
     }
     return next
   }
+}
+
+/**
+ * A saga's next transition to record: the saga after the event at the next version, the step it
+ * is about, the ids support staff search by, and the domain events a completion makes true.
+ * The runner and the operators' actions record transitions built here alike.
+ */
+export function buildTransition(definition: SagaDefinition<any>, saga: SagaInstance, event: SagaEvent, now: Date): Transition {
+  const next = applyEvent(definition, saga, event, now)
+  next.version = saga.version + 1
+  const index = 'step' in event ? event.step : Math.max(0, Math.min(saga.cursor, definition.steps.length - 1))
+  return {
+    saga: next,
+    event,
+    expectedVersion: saga.version,
+    stepName: definition.steps[index]!.name,
+    ...(definition.references ? { references: definition.references({ sagaId: next.id, input: next.input, results: next.results }) } : {}),
+    ...(definition.onCompleted && next.status === 'COMPLETED' && saga.status !== 'COMPLETED' ? { events: domainEventsOf(definition, next) } : {}),
+  }
+}
+
+/** The facts a saga's completion makes true, as outbox entries correlated with the saga. */
+export function domainEventsOf(definition: SagaDefinition<any>, saga: SagaInstance): DomainEvent[] {
+  const completedAt = saga.completedAt ?? saga.updatedAt
+  return definition.onCompleted!({ sagaId: saga.id, input: saga.input, results: saga.results, completedAt }).map((draft) => ({
+    eventId: randomUUID(),
+    eventType: draft.type,
+    eventVersion: draft.version ?? 1,
+    timestamp: completedAt.toISOString(),
+    correlationId: saga.id,
+    data: draft.data,
+  }))
 }
 
 function toInstanceRequests(requests: PendingRequests): Pick<SagaInstance, 'abortRequested' | 'pauseRequest'> {

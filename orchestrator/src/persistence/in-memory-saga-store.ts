@@ -1,6 +1,6 @@
 import { LeaseLostError } from '../engine/engine-errors.ts'
 import type {
-  AuditEntry, CreateResult, DefinitionRef, LeaseOwner, NewSaga, Orphan, PendingRequests, SagaEventRecord, SagaQueries,
+  AuditEntry, CreateResult, DefinitionRef, DomainEvent, LeaseOwner, NewSaga, Orphan, PendingRequests, SagaEventRecord, SagaQueries,
   SagaQuery, SagaRepository, SagaSummary, Transition,
 } from '../engine/ports.ts'
 import { LEGACY_VERSION } from '../engine/saga-registry.ts'
@@ -36,6 +36,8 @@ export class InMemorySagaStore implements SagaRepository, SagaQueries {
   readonly #sagas = new Map<string, Stored>()
   /** Every transition written, in order (tests read the engine's writes from it). */
   readonly transitions: Transition[] = []
+  /** The outbox: domain events written with their transitions, in order. */
+  readonly outbox: DomainEvent[] = []
   /** Makes the nth write from now (1-based) fail with LeaseLostError, as when another runner took over. */
   loseLeaseAtWrite?: number
 
@@ -90,6 +92,7 @@ export class InMemorySagaStore implements SagaRepository, SagaQueries {
     const phase = 'phase' in event ? event.phase : event.type === 'STEP_SETTLED' ? 'forward' : null
     stored.events.push({ version: stored.saga.version, type: event.type, status: saga.status, state: saga.state, step: transition.stepName ?? null, phase, detail: eventDetail(event) ?? null, createdAt: saga.updatedAt })
     this.transitions.push(structuredClone(transition))
+    this.outbox.push(...structuredClone(transition.events ?? []))
     return { abortRequested, ...(pauseRequest ? { pauseRequest } : {}) }
   }
 

@@ -16,6 +16,7 @@ export interface StoreOptions {
 
 const SAGAS = sql.identifier('orchestrator', 'sagas')
 const EVENTS = sql.identifier('orchestrator', 'saga_events')
+const OUTBOX = sql.identifier('orchestrator', 'outbox')
 const COLUMNS = sql.raw(SAGA_COLUMNS)
 const ACTIVE = [...ACTIVE_STATUSES]
 
@@ -77,7 +78,7 @@ export class PostgresSagaStore implements SagaRepository, SagaQueries {
     throw new Error(`Saga ${draft.id} was neither inserted nor found`)
   }
 
-  async recordTransition({ saga, event, expectedVersion, stepName, references = {} }: Transition, owner: LeaseOwner): Promise<PendingRequests> {
+  async recordTransition({ saga, event, expectedVersion, stepName, references = {}, events = [] }: Transition, owner: LeaseOwner): Promise<PendingRequests> {
     // Only active sagas keep a lease: one that waits for an operator or is finished has no owner.
     const releases = !ACTIVE.includes(saga.status)
     const phase = 'phase' in event ? event.phase : event.type === 'STEP_SETTLED' ? 'forward' : null
@@ -106,6 +107,12 @@ export class PostgresSagaStore implements SagaRepository, SagaQueries {
         INSERT INTO ${EVENTS} (saga_id, version, type, status, state, step, phase, detail, created_at)
         SELECT ${saga.id}::uuid, ${expectedVersion} + 1, ${event.type}, ${saga.status}, ${saga.state}, ${stepName ?? null}, ${phase},
                ${json(detail)}::jsonb, ${saga.updatedAt} FROM updated
+      ), outbox AS (
+        -- The domain events this transition makes true: committed with it, or not at all.
+        INSERT INTO ${OUTBOX} (event_id, event_type, event_version, correlation_id, data, occurred_at)
+        SELECT e."eventId", e."eventType", e."eventVersion", e."correlationId", e.data, e.timestamp
+          FROM updated, jsonb_to_recordset(${JSON.stringify(events)}::jsonb)
+               AS e("eventId" uuid, "eventType" text, "eventVersion" int, "correlationId" text, data jsonb, timestamp timestamptz)
       )
       SELECT abort_requested, pause_request FROM updated`, 'saga-record-transition')
     if (!rows.length) throw new LeaseLostError(saga.id)

@@ -1,4 +1,4 @@
-import { describe, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { sagaScript } from '../../../test/support/saga-script.ts'
 import { bookingCancellationSaga } from './booking-cancellation/booking-cancellation.saga.ts'
 import { hotelReservationSaga } from './hotel-reservation/hotel-reservation.saga.ts'
@@ -33,6 +33,15 @@ describe('tour booking, step by step', () => {
       .expectCommand({ participant: 'loyalty', path: '/api/loyalty/accounts/alice/points', body: { amount: 98, currency: 'EUR', reference: `booking:${BOOKING}` } }).answer(201, { pointsAdded: 98 })
       .expectCommand({ participant: 'notification', path: '/api/notifications', body: { userId: 'alice', type: 'booking-confirmed', data: { bookingId: BOOKING, totalPrice: 98, loyaltyPointsAdded: 98 } } }).answer(201, {})
       .expectStatus('COMPLETED', { state: 'BOOKING_COMPLETED' })
+  })
+
+  it('tells the business once it completes: one booking.confirmed, correlated with the saga', () => {
+    const done = toPayment().answer(201, payment).answer(200, {}).answer(201, { pointsAdded: 98 }).answer(201, {})
+    expect(done.events).toEqual([expect.objectContaining({
+      eventType: 'booking.confirmed', eventVersion: 1, correlationId: 'saga-under-test', eventId: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      data: expect.objectContaining({ bookingId: BOOKING, tourId: TOUR, userId: 'alice', participants: 2, totalPrice: 98, currency: 'EUR', paymentId: PAYMENT }),
+    })])
+    expect(toPayment().expectCommand({ participant: 'payment' }).reject(402, 'PAYMENT_DECLINED').answer(200, {}).answer(200, {}).events).toEqual([])
   })
 
   it('cancels the booking and releases the spots, in that order, when the card is declined', () => {
@@ -87,6 +96,18 @@ describe('booking cancellation, step by step', () => {
       .expectCommand({ participant: 'loyalty', path: '/api/loyalty/accounts/alice/deductions', body: { reference: `booking:${BOOKING}` } }).answer(200, { pointsDeducted: 98 })
       .expectCommand({ participant: 'notification', body: { type: 'cancellation-confirmed', data: { refundAmount: 73.5, loyaltyPointsDeducted: 98 } } }).answer(201, {})
       .expectStatus('COMPLETED', { state: 'CANCELLATION_COMPLETED' })
+  })
+
+  it('tells the business once it completes: one booking.canceled with the contract\'s fields', () => {
+    const booked = { ...cancelled, tourId: TOUR, userId: 'alice', numberOfSpots: 2, totalPrice: 98, tourDate: '2030-01-15', createdAt: '2029-12-01T10:00:00.000Z', cancelledAt: '2030-01-01T09:00:00.000Z', cancellationReason: 'sick' }
+    const done = sagaScript(bookingCancellationSaga, { bookingId: BOOKING, userId: 'alice', reason: 'sick' })
+      .answer(200, booked).answer(201, { refundId: 'r-1', amount: 73.5, payment: { status: 'PARTIALLY_REFUNDED' } }).answer(200, {}).answer(200, { pointsDeducted: 98 }).answer(201, {})
+    expect(done.events).toHaveLength(1)
+    expect(done.events[0]).toMatchObject({ eventType: 'booking.canceled', correlationId: 'saga-under-test' })
+    expect(done.events[0]!.data).toEqual({
+      bookingId: BOOKING, tourId: TOUR, userId: 'alice', originalBookingDate: '2029-12-01T10:00:00.000Z', participants: 2, totalPrice: 98, currency: 'EUR',
+      canceledAt: '2030-01-01T09:00:00.000Z', cancellationReason: 'sick', refundAmount: 73.5, refundStatus: 'PARTIALLY_REFUNDED', daysBeforeTour: 14, cancellationFee: 24.5,
+    })
   })
 
   it('reinstates the booking when the refund is refused', () => {

@@ -1,4 +1,5 @@
 import { AppError } from '../../../../platform/errors.ts'
+import { toMajor, toMinor } from '../../../../platform/money.ts'
 import { reason, userId, uuid } from '../../../../platform/vocabulary.ts'
 import { defineSaga } from '../../engine/saga-definition.ts'
 import { booking, loyalty, notifyCustomer, payment, segment, tourCatalog } from '../participants.ts'
@@ -98,6 +99,9 @@ export const bookingCancellationSaga = defineSaga<BookingCancellationInput>({
       }),
     }),
   ],
+  // The cancellation is refunded, the spots are free and the points taken back: one
+  // booking.canceled with the contract's fields, written with the completing transition.
+  onCompleted: ({ input, results, completedAt }) => [{ type: 'booking.canceled', data: canceledData(input, results, completedAt) }],
   result: ({ input, results }) => ({
     bookingId: input.bookingId,
     refundAmount: results.cancelBooking?.refundAmount,
@@ -111,3 +115,31 @@ export const bookingCancellationSaga = defineSaga<BookingCancellationInput>({
     reservationId: results.cancelBooking?.reservationId,
   }),
 })
+
+const DAY_MS = 86_400_000
+
+/** The contract's booking.canceled fields, from what the booking and payment services answered. */
+function canceledData(input: BookingCancellationInput, results: Record<string, any>, completedAt: Date): Record<string, unknown> {
+  const cancelled = results.cancelBooking as {
+    tourId: string; userId: string; numberOfSpots: number; totalPrice: number; currency: string; refundAmount: number
+    tourDate: string; createdAt: string; cancelledAt: string | null; cancellationReason: string | null
+  }
+  const refund = results.refundPayment as { amount?: number; payment?: { status?: string } } | undefined
+  const canceledAt = cancelled.cancelledAt ?? completedAt.toISOString()
+  const refunded = refund?.amount ?? 0
+  return {
+    bookingId: input.bookingId,
+    tourId: cancelled.tourId,
+    userId: cancelled.userId,
+    originalBookingDate: cancelled.createdAt,
+    participants: cancelled.numberOfSpots,
+    totalPrice: cancelled.totalPrice,
+    currency: cancelled.currency,
+    canceledAt,
+    cancellationReason: cancelled.cancellationReason ?? input.reason ?? null,
+    refundAmount: cancelled.refundAmount,
+    refundStatus: refunded > 0 ? (refund?.payment?.status ?? 'REFUNDED') : 'NONE',
+    daysBeforeTour: Math.floor((Date.parse(`${cancelled.tourDate}T00:00:00Z`) - Date.parse(`${canceledAt.slice(0, 10)}T00:00:00Z`)) / DAY_MS),
+    cancellationFee: toMajor(toMinor(cancelled.totalPrice, cancelled.currency) - toMinor(cancelled.refundAmount, cancelled.currency), cancelled.currency),
+  }
+}

@@ -131,6 +131,23 @@ export const tourBookingSaga = defineSaga<TourBookingInput>({
       }),
     }),
   ],
+  // The booking is paid and confirmed: the fact the rest of the business hears about.
+  onCompleted: ({ input, results, completedAt }) => [{
+    type: 'booking.confirmed',
+    data: {
+      bookingId: results.createBooking.bookingId,
+      tourId: input.tourId,
+      userId: input.userId,
+      participants: input.numberOfSpots,
+      totalPrice: results.reserveTour.amount,
+      currency: results.reserveTour.currency,
+      tourDate: results.reserveTour.tour?.date,
+      reservationId: results.reserveTour.reservationId,
+      paymentId: results.processPayment?.paymentId ?? null,
+      loyaltyPointsAdded: results.awardLoyaltyPoints?.pointsAdded ?? 0,
+      confirmedAt: completedAt.toISOString(),
+    },
+  }],
   result: ({ results }) => ({
     bookingId: results.createBooking?.bookingId,
     reservationId: results.reserveTour?.reservationId,
