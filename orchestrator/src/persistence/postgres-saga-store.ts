@@ -6,12 +6,15 @@ import type {
   SagaQuery, SagaRepository, SagaSummary, Transition,
 } from '../engine/ports.ts'
 import { ACTIVE_STATUSES, SAGA_STATUSES, type SagaInstance, type SagaStatus } from '../engine/saga-instance.ts'
+import { GroupCommit, type GroupCommitOptions, type Outcomes } from './group-commit.ts'
 import { decodeCursor, encodeCursor } from './saga-cursor.ts'
 import { SAGA_COLUMNS, type SagaRow, toInstance } from './saga-rows.ts'
 
 export interface StoreOptions {
   /** How long a runner owns a saga without renewing. Default: 15000 ms */
   leaseTtlMs?: number
+  /** See GroupCommitOptions. Default: 2 batches in flight, 64 transitions each */
+  groupCommit?: GroupCommitOptions
 }
 
 const SAGAS = sql.identifier('orchestrator', 'sagas')
@@ -23,16 +26,17 @@ const ACTIVE = [...ACTIVE_STATUSES]
 /**
  * Sagas in Postgres, the source of truth, in one SQL style: statements written as `sql`
  * templates on the pg pool, the per-step ones as named prepared statements (parsed and planned
- * once per connection). Each transition is ONE statement: the conditional update of the saga
- * row (version, lease owner and epoch must match: optimistic concurrency and fencing in one)
- * and the insert into the event log, committed atomically, before the runner sends the next
- * command.
+ * once per connection). A transition is committed — its row, its event log entry and its
+ * domain events in one statement, with the transitions of other sagas that arrived meanwhile
+ * (group commit) — before the runner sends the next command.
  */
 export class PostgresSagaStore implements SagaRepository, SagaQueries {
   readonly leaseTtlMs: number
+  readonly #groupCommit: GroupCommit<{ transition: Transition; owner: LeaseOwner }, PendingRequests>
 
   constructor(private readonly pool: pg.Pool, options: StoreOptions = {}) {
     this.leaseTtlMs = options.leaseTtlMs ?? 15_000
+    this.#groupCommit = new GroupCommit((batch) => this.#writeTransitions(batch), ({ transition }) => transition.saga.id, options.groupCommit)
   }
 
   async #rows<T>(statement: Sql, name?: string): Promise<T[]> {
@@ -78,45 +82,93 @@ export class PostgresSagaStore implements SagaRepository, SagaQueries {
     throw new Error(`Saga ${draft.id} was neither inserted nor found`)
   }
 
-  async recordTransition({ saga, event, expectedVersion, stepName, references = {}, events = [] }: Transition, owner: LeaseOwner): Promise<PendingRequests> {
-    // Only active sagas keep a lease: one that waits for an operator or is finished has no owner.
-    const releases = !ACTIVE.includes(saga.status)
-    const phase = 'phase' in event ? event.phase : event.type === 'STEP_SETTLED' ? 'forward' : null
-    const detail = eventDetail(event)
-    const rows = await this.#rows<{ abort_requested: boolean; pause_request: PendingRequests['pauseRequest'] | null }>(sql`
-      WITH updated AS (
-        UPDATE ${SAGAS} SET status = ${saga.status}, state = ${saga.state}, phase = ${saga.phase}, cursor = ${saga.cursor},
-               pivot_passed = ${saga.pivotPassed}, data = ${JSON.stringify({ results: saga.results })}::jsonb,
-               steps = ${JSON.stringify(saga.steps)}::jsonb, error = ${json(saga.error)}::jsonb,
-               compensation_error = ${json(saga.compensationError)}::jsonb, incident = ${json(saga.incident)}::jsonb,
-               incident_code = ${saga.incident?.code ?? null}, incident_step = ${saga.incident?.step ?? null},
-               version = ${expectedVersion} + 1, updated_at = ${saga.updatedAt}, completed_at = ${saga.completedAt ?? null},
-               booking_id = COALESCE(booking_id, ${references.bookingId ?? null}),
-               reservation_id = COALESCE(reservation_id, ${references.reservationId ?? null}),
-               -- A request is cleared only by the transition that honours it: one that arrives
-               -- meanwhile from another process must not be lost.
-               abort_requested = abort_requested AND ${event.type !== 'ABORT_REQUESTED'},
-               pause_request = CASE WHEN ${event.type === 'PAUSED'} THEN NULL ELSE pause_request END,
-               owner_id = CASE WHEN ${releases} THEN NULL ELSE owner_id END,
+  /**
+   * Persists a transition: through the group commit, with the transitions of other sagas that
+   * arrive meanwhile, in one statement (see #writeTransitions).
+   */
+  recordTransition(transition: Transition, owner: LeaseOwner): Promise<PendingRequests> {
+    return this.#groupCommit.submit({ transition, owner })
+  }
+
+  /**
+   * ONE statement for a batch of transitions: the conditional update of each saga row (version,
+   * lease owner and epoch must match: optimistic concurrency and fencing in one), the insert of
+   * each applied transition into the event log and of its domain events into the outbox. A row
+   * whose condition fails is not written, and its writer gets LeaseLostError; the others commit.
+   */
+  async #writeTransitions(batch: { transition: Transition; owner: LeaseOwner }[]): Promise<Outcomes<PendingRequests>> {
+    const rows = batch.map(({ transition: { saga, event, expectedVersion, stepName, references = {}, events = [] }, owner }) => ({
+      id: saga.id,
+      expected: expectedVersion,
+      owner_id: owner.ownerId,
+      epoch: owner.epoch,
+      status: saga.status,
+      state: saga.state,
+      phase: saga.phase,
+      cursor: saga.cursor,
+      pivot_passed: saga.pivotPassed,
+      data: { results: saga.results },
+      steps: saga.steps,
+      error: saga.error ?? null,
+      compensation_error: saga.compensationError ?? null,
+      incident: saga.incident ?? null,
+      incident_code: saga.incident?.code ?? null,
+      incident_step: saga.incident?.step ?? null,
+      updated_at: saga.updatedAt,
+      completed_at: saga.completedAt ?? null,
+      booking_id: references.bookingId ?? null,
+      reservation_id: references.reservationId ?? null,
+      // A request is cleared only by the transition that honours it: one that arrives meanwhile
+      // from another process must not be lost.
+      clears_abort: event.type === 'ABORT_REQUESTED',
+      clears_pause: event.type === 'PAUSED',
+      // Only active sagas keep a lease: one that waits for an operator or is finished has no owner.
+      releases: !ACTIVE.includes(saga.status),
+      event_type: event.type,
+      step: stepName ?? null,
+      event_phase: 'phase' in event ? event.phase : event.type === 'STEP_SETTLED' ? 'forward' : null,
+      detail: eventDetail(event) ?? null,
+      events,
+    }))
+    const written = await this.#rows<{ id: string; abort_requested: boolean; pause_request: PendingRequests['pauseRequest'] | null }>(sql`
+      WITH input AS (
+        SELECT * FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS i(
+          id uuid, expected int, owner_id text, epoch int, status text, state text, phase text, cursor int, pivot_passed boolean,
+          data jsonb, steps jsonb, error jsonb, compensation_error jsonb, incident jsonb, incident_code text, incident_step text,
+          updated_at timestamptz, completed_at timestamptz, booking_id text, reservation_id text, clears_abort boolean,
+          clears_pause boolean, releases boolean, event_type text, step text, event_phase text, detail jsonb, events jsonb)
+      ), updated AS (
+        UPDATE ${SAGAS} s SET status = i.status, state = i.state, phase = i.phase, cursor = i.cursor, pivot_passed = i.pivot_passed,
+               data = i.data, steps = i.steps, error = NULLIF(i.error, 'null'), compensation_error = NULLIF(i.compensation_error, 'null'),
+               incident = NULLIF(i.incident, 'null'), incident_code = i.incident_code, incident_step = i.incident_step,
+               version = i.expected + 1, updated_at = i.updated_at, completed_at = i.completed_at,
+               booking_id = COALESCE(s.booking_id, i.booking_id), reservation_id = COALESCE(s.reservation_id, i.reservation_id),
+               abort_requested = s.abort_requested AND NOT i.clears_abort,
+               pause_request = CASE WHEN i.clears_pause THEN NULL ELSE s.pause_request END,
+               owner_id = CASE WHEN i.releases THEN NULL ELSE s.owner_id END,
                -- The lease is left alone (the renewal loop extends it): a transition that changes
                -- no indexed column is a HOT update, with no new index entries to write.
-               lease_expires_at = CASE WHEN ${releases} THEN NULL ELSE lease_expires_at END
-         WHERE id = ${saga.id}::uuid AND version = ${expectedVersion} AND lease_epoch = ${owner.epoch} AND owner_id = ${owner.ownerId}
-         RETURNING abort_requested, pause_request
+               lease_expires_at = CASE WHEN i.releases THEN NULL ELSE s.lease_expires_at END
+          FROM input i
+         WHERE s.id = i.id AND s.version = i.expected AND s.lease_epoch = i.epoch AND s.owner_id = i.owner_id
+         RETURNING s.id, s.abort_requested, s.pause_request
       ), event AS (
         INSERT INTO ${EVENTS} (saga_id, version, type, status, state, step, phase, detail, created_at)
-        SELECT ${saga.id}::uuid, ${expectedVersion} + 1, ${event.type}, ${saga.status}, ${saga.state}, ${stepName ?? null}, ${phase},
-               ${json(detail)}::jsonb, ${saga.updatedAt} FROM updated
+        SELECT i.id, i.expected + 1, i.event_type, i.status, i.state, i.step, i.event_phase, NULLIF(i.detail, 'null'), i.updated_at
+          FROM input i JOIN updated u ON u.id = i.id
       ), outbox AS (
-        -- The domain events this transition makes true: committed with it, or not at all.
+        -- The domain events a transition makes true: committed with it, or not at all.
         INSERT INTO ${OUTBOX} (event_id, event_type, event_version, correlation_id, data, occurred_at)
         SELECT e."eventId", e."eventType", e."eventVersion", e."correlationId", e.data, e.timestamp
-          FROM updated, jsonb_to_recordset(${JSON.stringify(events)}::jsonb)
-               AS e("eventId" uuid, "eventType" text, "eventVersion" int, "correlationId" text, data jsonb, timestamp timestamptz)
+          FROM input i JOIN updated u ON u.id = i.id,
+               jsonb_to_recordset(i.events) AS e("eventId" uuid, "eventType" text, "eventVersion" int, "correlationId" text, data jsonb, timestamp timestamptz)
       )
-      SELECT abort_requested, pause_request FROM updated`, 'saga-record-transition')
-    if (!rows.length) throw new LeaseLostError(saga.id)
-    return requestsOf(rows[0]!)
+      SELECT id::text AS id, abort_requested, pause_request FROM updated`, 'saga-record-transitions')
+    const byId = new Map(written.map((row) => [row.id, row]))
+    return batch.map(({ transition }) => {
+      const row = byId.get(transition.saga.id)
+      return row ? requestsOf(row) : new LeaseLostError(transition.saga.id)
+    })
   }
 
   async findSaga(id: string): Promise<SagaInstance | undefined> {
@@ -260,8 +312,6 @@ function definitionFilter(definitions: readonly DefinitionRef[]): Sql {
 function requestsOf(row: { abort_requested: boolean; pause_request: PendingRequests['pauseRequest'] | null }): PendingRequests {
   return { abortRequested: row.abort_requested, ...(row.pause_request ? { pauseRequest: row.pause_request } : {}) }
 }
-
-const json = (value: unknown) => (value === undefined || value === null ? null : JSON.stringify(value))
 
 function auditDetail(audit: AuditEntry): Record<string, unknown> {
   return { actor: audit.actor, ...(audit.reason ? { reason: audit.reason } : {}), ...audit.detail }
