@@ -37,6 +37,7 @@ export interface StartRequest {
   input: unknown
   /** Client's Idempotency-Key; with `callerId` it names the saga for every retry of the request. */
   idempotencyKey?: string
+  /** The principal's id: scopes the key, and is kept as the saga's `startedBy`. */
   callerId: string
 }
 
@@ -171,6 +172,7 @@ export class Orchestrator {
       requestFingerprint: fingerprint,
       ...(businessKey ? { businessKey } : {}),
       references: definition.references?.({ sagaId: id, input: request.input, results: {} }) ?? {},
+      startedBy: request.callerId,
     }, owner)
     const { saga } = outcome
     if (!outcome.created) {

@@ -72,6 +72,10 @@ export interface SagaInstance<Input = unknown> {
   leaseEpoch: number
   abortRequested: boolean
   deadlineAt: Date
+  /** The end user the saga is for (its `userId` reference): that user may read it. */
+  userId?: string
+  /** The principal that started it (a client's or a user's id): a client reads what it started. */
+  startedBy?: string
   createdAt: Date
   updatedAt: Date
   completedAt?: Date

@@ -15,6 +15,8 @@ export interface NewSaga {
   requestFingerprint?: string
   businessKey?: string
   references: SagaReferences
+  /** The principal that asked for the saga (Principal.id); a client reads what it started. */
+  startedBy?: string
 }
 
 export type CreateResult =
@@ -26,6 +28,8 @@ export interface SagaQuery {
   status?: SagaStatus
   type?: string
   userId?: string
+  /** Sagas started by this principal (Principal.id). */
+  startedBy?: string
   bookingId?: string
   reservationId?: string
   createdFrom?: Date
@@ -98,9 +102,9 @@ export class PrismaSagaStore implements SagaStore {
       `WITH inserted AS (
          INSERT INTO ${SAGAS} (id, type, status, state, input, data, steps, version, start_key, request_fingerprint,
                                business_key, user_id, booking_id, reservation_id, owner_id, lease_epoch, lease_expires_at,
-                               deadline_at, created_at, updated_at)
+                               deadline_at, started_by, created_at, updated_at)
          VALUES ($1::uuid, $2, 'RUNNING', $3, $4::jsonb, '{"results":{}}'::jsonb, '[]'::jsonb, 0, $5, $6, $7, $8, $9, $10,
-                 $11, $12, now() + make_interval(secs => $13::double precision / 1000), $14, now(), now())
+                 $11, $12, now() + make_interval(secs => $13::double precision / 1000), $14, $15, now(), now())
          ON CONFLICT DO NOTHING
          RETURNING id, status, state, created_at
        ), event AS (
@@ -109,7 +113,7 @@ export class PrismaSagaStore implements SagaStore {
        SELECT created_at FROM inserted`,
       draft.id, draft.type, draft.state, JSON.stringify(draft.input ?? null), draft.startKey ?? null, draft.requestFingerprint ?? null,
       draft.businessKey ?? null, draft.references.userId ?? null, draft.references.bookingId ?? null, draft.references.reservationId ?? null,
-      owner.ownerId, owner.epoch, this.leaseTtlMs, draft.deadlineAt)
+      owner.ownerId, owner.epoch, this.leaseTtlMs, draft.deadlineAt, draft.startedBy ?? null)
     // Built from what was written rather than read back: one statement per new saga.
     if (inserted[0]) return { saga: newInstance(draft, owner, inserted[0].created_at), created: true }
     const byStartKey = draft.startKey ? await this.db.saga.findUnique({ where: { startKey: draft.startKey } }) : null
@@ -172,6 +176,7 @@ export class PrismaSagaStore implements SagaStore {
     if (query.status) where('status = ?', query.status)
     if (query.type) where('type = ?', query.type)
     if (query.userId) where('user_id = ?', query.userId)
+    if (query.startedBy) where('started_by = ?', query.startedBy)
     if (query.bookingId) where('booking_id = ?', query.bookingId)
     if (query.reservationId) where('reservation_id = ?', query.reservationId)
     if (query.createdFrom) where('created_at >= ?', query.createdFrom)
@@ -269,6 +274,8 @@ function newInstance(draft: NewSaga, owner: LeaseOwner, createdAt: Date): SagaIn
     leaseEpoch: owner.epoch,
     abortRequested: false,
     deadlineAt: draft.deadlineAt,
+    ...(draft.references.userId ? { userId: draft.references.userId } : {}),
+    ...(draft.startedBy ? { startedBy: draft.startedBy } : {}),
     createdAt,
     updatedAt: createdAt,
   }

@@ -26,6 +26,8 @@ export function toInstance(row: Saga): SagaInstance {
     leaseEpoch: row.leaseEpoch,
     abortRequested: row.abortRequested,
     deadlineAt: row.deadlineAt,
+    ...(row.userId ? { userId: row.userId } : {}),
+    ...(row.startedBy ? { startedBy: row.startedBy } : {}),
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
     ...(row.completedAt ? { completedAt: row.completedAt } : {}),
