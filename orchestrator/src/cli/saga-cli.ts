@@ -12,6 +12,7 @@ import type { RecoveryProgress } from '../engine/recover-pending-sagas.ts'
 import { isTerminal, type SagaStatus } from '../engine/saga-instance.ts'
 import { createSagaRegistry } from '../sagas/index.ts'
 import { HttpCommandClient } from '../transport/http-command-client.ts'
+import { addDevTokenCommand } from './dev-token.ts'
 
 /** Exit codes: 0 everything touched is terminal; 1 something is not; 2 bad usage; 3 not found. */
 export const EXIT = { ok: 0, notTerminal: 1, usage: 2, notFound: 3 } as const
@@ -33,9 +34,12 @@ export async function runSagaCli(argv: string[], io: CliIo = { out: console.log,
   const config = loadConfig()
   const logger = createLogger({ service: 'saga-cli', level: config.LOG_LEVEL ?? 'warn', format: 'json' })
   let orchestrator: Orchestrator | undefined
-  const db = createDatabase({ url: config.DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE })
-  const redis = createRedis({ url: config.REDIS_URL, logger })
+  // Connected on first use: `token` needs neither, and a Redis client closed while it still
+  // connects logs a warning on stdout, which would end up in `$(npm run -s saga -- token …)`.
+  let connections: { db: ReturnType<typeof createDatabase>; redis: ReturnType<typeof createRedis> } | undefined
   const open = () => {
+    connections ??= { db: createDatabase({ url: config.DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE }), redis: createRedis({ url: config.REDIS_URL, logger }) }
+    const { db, redis } = connections
     orchestrator ??= new Orchestrator({
       db, redis, logger,
       registry: createSagaRegistry(config),
@@ -128,6 +132,8 @@ export async function runSagaCli(argv: string[], io: CliIo = { out: console.log,
       exitCode = await settle(o, sagaId, io)
     })
 
+  addDevTokenCommand(program, { config, out: io.out })
+
   try {
     await program.parseAsync(argv, { from: 'user' })
     return exitCode
@@ -142,8 +148,8 @@ export async function runSagaCli(argv: string[], io: CliIo = { out: console.log,
     throw error
   } finally {
     await orchestrator?.stop()
-    await db.$disconnect()
-    redis.disconnect()
+    await connections?.db.$disconnect()
+    connections?.redis.disconnect()
   }
 }
 
