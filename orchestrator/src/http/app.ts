@@ -1,6 +1,4 @@
-import { createHash } from 'node:crypto'
 import helmet from '@fastify/helmet'
-import rateLimit from '@fastify/rate-limit'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { type Config, loadConfig } from '../../../platform/config.ts'
@@ -20,6 +18,8 @@ import { createSagaRegistry } from '../sagas/index.ts'
 import { HttpCommandClient } from '../transport/http-command-client.ts'
 import authPlugin, { loadTokens } from './plugins/auth.plugin.ts'
 import docsPlugin from './plugins/docs.plugin.ts'
+import { createEndUserTokens, type EndUserTokenOptions } from './plugins/end-user-tokens.ts'
+import rateLimitPlugin from './plugins/rate-limit.plugin.ts'
 import bookingRoutes from './routes/bookings.routes.ts'
 import healthRoutes from './routes/health.routes.ts'
 import hotelReservationRoutes from './routes/hotel-reservations.routes.ts'
@@ -42,6 +42,8 @@ export interface OrchestratorAppOptions {
   config?: Config
   instanceId?: string
   leaseTtlMs?: number
+  /** How end-user JWTs are checked beyond the configuration. Default: a 30 s JWKS refetch cooldown. */
+  endUserTokens?: Omit<EndUserTokenOptions, 'warn'>
 }
 
 declare module 'fastify' {
@@ -58,6 +60,7 @@ export async function buildOrchestratorApp(options: OrchestratorAppOptions = {})
   const config = options.config ?? loadConfig()
   const logger = options.logger ?? createLogger({ service: 'orchestrator', level: config.LOG_LEVEL ?? 'info', ...(config.LOG_FORMAT ? { format: config.LOG_FORMAT } : {}) })
   const tokens = loadTokens(config, (message) => logger.warn(message))
+  const endUsers = createEndUserTokens(config, { ...options.endUserTokens, warn: (message) => logger.warn(message) })
   const db = options.db ?? createDatabase({ url: config.DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE })
   const redis = options.redis === null ? undefined : options.redis ?? createRedis({ url: config.REDIS_URL, logger })
   const metrics = createMetrics()
@@ -105,26 +108,9 @@ export async function buildOrchestratorApp(options: OrchestratorAppOptions = {})
       },
     },
   })
-  const max = config.RATE_LIMIT_MAX
-  if (max > 0) {
-    await app.register(rateLimit, {
-      max,
-      timeWindow: config.RATE_LIMIT_WINDOW_MS,
-      // Per token (hashed, so no token sits in memory as a key); requests without one share their
-      // address's budget. Counted in this process: a Redis store would stop limiting whenever
-      // Redis blinks (it can only fail open), and N instances behind a balancer share load anyway.
-      keyGenerator: (request) => request.headers.authorization
-        ? `token:${createHash('sha256').update(request.headers.authorization).digest('base64url')}`
-        : `ip:${request.ip}`,
-      allowList: (request) => ['/health', '/ready', '/metrics'].includes(request.url),
-      errorResponseBuilder: (_request, context) => ({
-        statusCode: 429,
-        error: { code: 'RATE_LIMITED', message: `Too many requests: at most ${context.max} per ${context.after}` },
-      }),
-    })
-  }
+  await app.register(authPlugin, { tokens, endUsers })
+  await app.register(rateLimitPlugin, { max: config.RATE_LIMIT_MAX, windowMs: config.RATE_LIMIT_WINDOW_MS })
   await app.register(docsPlugin)
-  await app.register(authPlugin, { tokens })
   await app.register(healthRoutes)
   await app.register(bookingRoutes)
   await app.register(hotelReservationRoutes)

@@ -20,10 +20,11 @@ export default async function liveRoutes(app: FastifyInstance): Promise<void> {
   })
 
   app.get('/api/orchestrator/me', {
-    schema: { summary: 'The role of the calling token', tags: ['support'], security: [{ bearer: [] }] },
+    schema: { summary: 'The role of the calling token (and the userId of an end user\'s)', tags: ['support'], security: [{ bearer: [] }] },
+    preHandler: app.requireRole('client', 'support', 'operator', 'user'),
   }, async (request) => {
-    if (!request.principal) throw new AppError('UNAUTHORIZED')
-    return { role: request.principal.role }
+    const principal = request.principal!
+    return principal.role === 'user' ? { role: principal.role, userId: principal.userId } : { role: principal.role }
   })
 
   app.get('/api/orchestrator/sagas/stats', {
