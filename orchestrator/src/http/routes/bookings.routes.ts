@@ -11,6 +11,7 @@ export default async function bookingRoutes(app: FastifyInstance): Promise<void>
     summary: 'Book spots on a tour (tour booking saga)',
     body: tourBookingInputSchema,
     toInput: (request) => request.body,
+    endUsers: true,
   })
 
   registerStartRoute(app, {
@@ -20,9 +21,19 @@ export default async function bookingRoutes(app: FastifyInstance): Promise<void>
     params: { type: 'object', required: ['bookingId'], properties: { bookingId: { type: 'string', format: 'uuid' } } },
     body: bookingCancellationBodySchema,
     toInput: (request) => ({ ...(request.body as object), bookingId: (request.params as { bookingId: string }).bookingId }),
-    // While the booking's own saga still runs, the booking is not settled: refuse untouched.
+    endUsers: true,
     guard: async (request: FastifyRequest) => {
       const { bookingId } = request.params as { bookingId: string }
+      // An end user cancels only what it booked. Who booked it is what the orchestrator itself
+      // recorded: the userId of the tour-booking saga that created the booking (the booking
+      // service's tables are its own). Someone else's booking, or one this orchestrator did not
+      // make, is 404 like a booking that does not exist: a user learns nothing of others' ids.
+      const principal = request.principal!
+      if (principal.role === 'user') {
+        const { items } = await app.orchestrator.listSagas({ type: 'tour-booking', bookingId, limit: 1 })
+        if (items[0]?.userId !== principal.userId) throw new AppError('BOOKING_NOT_FOUND')
+      }
+      // While the booking's own saga still runs, the booking is not settled: refuse untouched.
       for (const status of ['RUNNING', 'COMPENSATING'] as const) {
         const { items } = await app.orchestrator.listSagas({ type: 'tour-booking', bookingId, status, limit: 1 })
         if (items.length) {

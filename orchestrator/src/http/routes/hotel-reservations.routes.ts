@@ -10,6 +10,7 @@ export default async function hotelReservationRoutes(app: FastifyInstance): Prom
     summary: 'Reserve a hotel room for a stay (hotel reservation saga)',
     body: hotelReservationInputSchema,
     toInput: (request) => request.body,
+    endUsers: true,
     // A stay that ends before it starts is a bad request, not a saga that fails.
     guard: async (request) => {
       const { checkIn, checkOut } = request.body as { checkIn: string; checkOut: string }
