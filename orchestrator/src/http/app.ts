@@ -55,6 +55,27 @@ declare module 'fastify' {
   }
 }
 
+/**
+ * Every answer's policy; what it is for is the page at /ui (plain files from this origin, see
+ * http/ui): scripts, styles, images and API calls only from here, so no inline script or style,
+ * no `eval`, no third-party origin, no plugins, no framing, no <base> rewrite. Spelled out in full
+ * (helmet's defaults are off) because those defaults allow `https:` fonts and inline styles.
+ * The page needs no `'unsafe-inline'` for styles: it sets classes and `hidden`, never a style attribute.
+ */
+const CONTENT_SECURITY_POLICY = {
+  defaultSrc: ["'none'"],
+  scriptSrc: ["'self'"],
+  styleSrc: ["'self'"],
+  imgSrc: ["'self'"],
+  fontSrc: ["'self'"],
+  connectSrc: ["'self'"],
+  formAction: ["'self'"],
+  baseUri: ["'none'"],
+  frameAncestors: ["'none'"],
+  objectSrc: ["'none'"],
+  scriptSrcAttr: ["'none'"],
+}
+
 /** The orchestrator's HTTP app: external plugins, then ours, then routes. */
 export async function buildOrchestratorApp(options: OrchestratorAppOptions = {}): Promise<FastifyInstance> {
   const config = options.config ?? loadConfig()
@@ -97,17 +118,7 @@ export async function buildOrchestratorApp(options: OrchestratorAppOptions = {})
     if (redis && options.redis === undefined) redis.disconnect()
   })
 
-  await app.register(helmet, {
-    contentSecurityPolicy: {
-      directives: {
-        defaultSrc: ["'self'"],
-        scriptSrc: ["'self'"],
-        styleSrc: ["'self'", "'unsafe-inline'"],
-        imgSrc: ["'self'", 'data:'],
-        connectSrc: ["'self'"],
-      },
-    },
-  })
+  await app.register(helmet, { contentSecurityPolicy: { useDefaults: false, directives: CONTENT_SECURITY_POLICY } })
   await app.register(authPlugin, { tokens, endUsers })
   await app.register(rateLimitPlugin, { max: config.RATE_LIMIT_MAX, windowMs: config.RATE_LIMIT_WINDOW_MS })
   await app.register(docsPlugin)

@@ -4,7 +4,7 @@
 
 const API = '/api/orchestrator'
 const $ = (id) => document.getElementById(id)
-const state = { token: sessionStorage.getItem('sagaToken'), role: null, nextCursor: null, stream: null, poll: null }
+const state = { token: sessionStorage.getItem('sagaToken'), role: null, userId: null, nextCursor: null, stream: null, poll: null }
 
 function el(tag, attributes = {}, ...children) {
   const node = document.createElement(tag)
@@ -43,6 +43,7 @@ function signOut(message = '') {
   sessionStorage.removeItem('sagaToken')
   state.token = null
   state.role = null
+  state.userId = null
   stopLive()
   $('who').textContent = ''
   $('sign-out').hidden = true
@@ -55,9 +56,11 @@ async function route() {
   if (!state.token) return show('sign-in')
   if (!state.role) {
     try {
-      state.role = (await api('/me')).role
+      const me = await api('/me')
+      state.role = me.role
+      state.userId = me.userId ?? null
     } catch { return }
-    $('who').textContent = `Signed in as ${state.role}`
+    $('who').textContent = `Signed in as ${state.role}${state.userId ? ` ${state.userId}` : ''}`
     $('sign-out').hidden = false
   }
   const match = location.hash.match(/^#\/sagas\/([0-9a-f-]{36})$/i)
@@ -89,8 +92,11 @@ async function showList(params) {
   await Promise.all([loadCounts(), loadPage(params)])
 }
 
+const isStaff = () => state.role === 'support' || state.role === 'operator'
+
 async function loadCounts() {
-  if (state.role === 'client') return
+  // Counts are over every saga: for support staff only.
+  if (!isStaff()) { $('counts').replaceChildren(); return }
   const { counts } = await api('/sagas/stats')
   $('counts').replaceChildren(...Object.entries(counts).sort().map(([status, count]) =>
     el('a', { href: `#/?status=${status}`, 'aria-label': `${count} ${status}` }, statusBadge(status), ` ${count}`)))
@@ -103,11 +109,14 @@ async function loadPage(params) {
     query.set(key, key.startsWith('created') ? new Date(value).toISOString() : value)
   }
   query.set('limit', '50')
+  // A client searches the sagas it started (an end user always sees only its own).
+  if (state.role === 'client') query.set('mine', '1')
   if (state.nextCursor) query.set('cursor', state.nextCursor)
   const page = await api(`/sagas?${query}`)
   $('rows').append(...page.items.map((saga) => el('tr', {},
     el('td', {}, el('a', { href: `#/sagas/${saga.sagaId}` }, saga.sagaId.slice(0, 8))),
     el('td', {}, saga.type),
+    el('td', {}, saga.userId ?? ''),
     el('td', {}, statusBadge(saga.status)),
     el('td', {}, saga.state),
     el('td', {}, saga.error?.code ?? ''),
@@ -138,6 +147,7 @@ function render(saga) {
   $('saga-facts').replaceChildren(
     ...fact('Id', saga.sagaId),
     ...fact('Type', saga.type),
+    ...(typeof saga.input?.userId === 'string' ? fact('User', saga.input.userId) : []),
     ...fact('State', saga.state),
     ...fact('Created', time(saga.createdAt)),
     ...fact('Updated', time(saga.updatedAt)),
