@@ -113,14 +113,15 @@ describe('end-user JWTs (HS256)', () => {
 })
 
 describe('the Authorization header', () => {
-  it('takes the scheme in any case and any spaces after it, and nothing else', async () => {
+  it('takes Bearer with any spaces or tabs after it and one token, and nothing else', async () => {
     expect(bearerToken('Bearer dev-client')).toBe('dev-client')
-    expect(bearerToken('bearer \t  dev-client  ')).toBe('dev-client')
+    expect(bearerToken('Bearer \t  dev-client  ')).toBe('dev-client')
+    expect(bearerToken('bearer dev-client')).toBeUndefined()
     expect(bearerToken('Basic dev-client')).toBeUndefined()
     expect(bearerToken('Bearer dev client')).toBeUndefined()
     expect(bearerToken('Bearer')).toBeUndefined()
     const app = await appWith()
-    expect((await me(app, 'BEARER    dev-client')).json()).toEqual({ role: 'client' })
+    expect((await me(app, 'Bearer \t   dev-client')).json()).toEqual({ role: 'client' })
     expect((await me(app)).statusCode).toBe(401)
     expect((await me(app, 'Bearer not-a-known-token')).statusCode).toBe(401)
   })

@@ -60,11 +60,12 @@ export function loadTokens(config: Pick<Config, 'API_TOKENS' | 'NODE_ENV'>, warn
 }
 
 /**
- * The credentials of an Authorization header: the scheme is case-insensitive and may be
- * followed by any run of spaces or tabs (RFC 7235); the token is one word. Anything else: none.
+ * The credentials of an Authorization header: `Bearer`, any run of spaces or tabs, one word,
+ * optional trailing blanks. Anything else is none. The scheme is matched as the contract
+ * spells it (test/hardening.test.ts refuses `bearer …`), although RFC 7235 would allow any case.
  */
 export function bearerToken(header: string | undefined): string | undefined {
-  const match = typeof header === 'string' ? /^bearer[ \t]+([^\s]+)[ \t]*$/i.exec(header) : null
+  const match = typeof header === 'string' ? /^Bearer[ \t]+([^\s]+)[ \t]*$/.exec(header) : null
   return match?.[1]
 }
 

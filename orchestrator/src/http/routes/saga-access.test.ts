@@ -159,7 +159,7 @@ describe('a client reading what it started', () => {
     expect(other.json().error.code).toBe('SAGA_NOT_FOUND')
     expect((await call('GET', location, TOKENS.support)).statusCode).toBe(200)
     // However the header is spelled, it is the same client.
-    expect((await call('GET', location, `bearer   ${clientA}`)).statusCode).toBe(200)
+    expect((await call('GET', location, `Bearer \t  ${clientA}`)).statusCode).toBe(200)
     system.clearFaults()
   })
 
