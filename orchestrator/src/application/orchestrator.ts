@@ -50,7 +50,7 @@ export interface StartRequest {
   input: unknown
   /** Client's Idempotency-Key; with `callerId` it names the saga for every retry of the request. */
   idempotencyKey?: string
-  /** The principal starting the saga: scopes the key, and may read the saga later. */
+  /** The principal's id: scopes the key, and is kept as the saga's `startedBy`. */
   callerId: string
 }
 

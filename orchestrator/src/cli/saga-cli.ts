@@ -9,6 +9,7 @@ import type { SagaView } from '../application/saga-view.ts'
 import { BULK_ACTIONS, type OperatorAction, requiresReason } from '../engine/operator-actions.ts'
 import type { RecoveryProgress } from '../engine/recover-pending-sagas.ts'
 import { isTerminal, SAGA_STATUSES, type SagaStatus } from '../engine/saga-instance.ts'
+import { addDevTokenCommand } from './dev-token.ts'
 
 /** Exit codes: 0 everything touched is terminal; 1 something is not; 2 bad usage; 3 not found. */
 export const EXIT = { ok: 0, notTerminal: 1, usage: 2, notFound: 3 } as const
@@ -161,6 +162,8 @@ export async function runSagaCli(argv: string[], options: CliOptions = {}): Prom
   actionCommand('resolve', 'Close a failed compensation as undone by hand and go on compensating')
   actionCommand('pause', 'Stop driving a RUNNING or COMPENSATING saga (it becomes PARKED, incident PAUSED)')
   actionCommand('resume', 'Take a paused saga up again')
+
+  addDevTokenCommand(program, { config, out: io.out })
 
   program.command('bulk')
     .description('One action on every saga matching a filter (at most 1000)')

@@ -131,8 +131,10 @@ export interface SagaInstance<Input = unknown> {
   abortRequested: boolean
   /** An operator asked for a pause (who, and why); the runner parks the saga at its next decision. */
   pauseRequest?: PauseRequest
-  /** Principal that started the saga (a client may read the sagas it started). */
+  /** The principal that started it (a client's or a user's id): a client reads what it started. */
   startedBy?: string
+  /** The end user the saga is for (its `userId` reference): that user may read it. */
+  userId?: string
   deadlineAt: Date
   createdAt: Date
   updatedAt: Date

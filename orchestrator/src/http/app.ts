@@ -1,6 +1,4 @@
-import { createHash } from 'node:crypto'
 import helmet from '@fastify/helmet'
-import rateLimit from '@fastify/rate-limit'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import { type Config, loadConfig } from '../../../platform/config.ts'
 import { frameworkErrors, installErrorHandling } from '../../../platform/http-errors.ts'
@@ -11,6 +9,8 @@ import type { Metrics } from '../application/metrics.ts'
 import type { Orchestrator } from '../application/orchestrator.ts'
 import authPlugin, { loadTokens } from './plugins/auth.plugin.ts'
 import docsPlugin from './plugins/docs.plugin.ts'
+import { createEndUserTokens, type EndUserTokenOptions } from './plugins/end-user-tokens.ts'
+import rateLimitPlugin from './plugins/rate-limit.plugin.ts'
 import bookingRoutes from './routes/bookings.routes.ts'
 import healthRoutes from './routes/health.routes.ts'
 import hotelReservationRoutes from './routes/hotel-reservations.routes.ts'
@@ -23,6 +23,8 @@ import sagaRoutes from './routes/sagas.routes.ts'
 export interface OrchestratorAppOptions extends OrchestratorOverrides {
   /** Default: loadConfig(), the process environment. */
   config?: Config
+  /** How end-user JWTs are checked beyond the configuration. Default: a 30 s JWKS refetch cooldown. */
+  endUserTokens?: Omit<EndUserTokenOptions, 'warn'>
 }
 
 declare module 'fastify' {
@@ -32,13 +34,35 @@ declare module 'fastify' {
   }
 }
 
+/**
+ * Every answer's policy; what it is for is the page at /ui (plain files from this origin, see
+ * http/ui): scripts, styles, images and API calls only from here, so no inline script or style,
+ * no `eval`, no third-party origin, no plugins, no framing, no <base> rewrite. Spelled out in full
+ * (helmet's defaults are off) because those defaults allow `https:` fonts and inline styles.
+ * The page needs no `'unsafe-inline'` for styles: it sets classes and `hidden`, never a style attribute.
+ */
+const CONTENT_SECURITY_POLICY = {
+  defaultSrc: ["'none'"],
+  scriptSrc: ["'self'"],
+  styleSrc: ["'self'"],
+  imgSrc: ["'self'"],
+  fontSrc: ["'self'"],
+  connectSrc: ["'self'"],
+  formAction: ["'self'"],
+  baseUri: ["'none'"],
+  frameAncestors: ["'none'"],
+  objectSrc: ["'none'"],
+  scriptSrcAttr: ["'none'"],
+}
+
 /** The orchestrator's HTTP app: external plugins, then ours, then routes. */
 export async function buildOrchestratorApp(options: OrchestratorAppOptions = {}): Promise<FastifyInstance> {
-  const { config: given, ...overrides } = options
+  const { config: given, endUserTokens, ...overrides } = options
   const config = given ?? loadConfig()
   const graph = createOrchestrator(config, overrides)
   const { orchestrator, metrics, logger, db, redis } = graph
   const tokens = loadTokens(config, (message) => logger.warn(message))
+  const endUsers = createEndUserTokens(config, { ...endUserTokens, warn: (message) => logger.warn(message) })
 
   const app: FastifyInstance = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
@@ -53,37 +77,10 @@ export async function buildOrchestratorApp(options: OrchestratorAppOptions = {})
   installValidation(app)
   app.addHook('onClose', () => graph.close())
 
-  await app.register(helmet, {
-    contentSecurityPolicy: {
-      directives: {
-        defaultSrc: ["'self'"],
-        scriptSrc: ["'self'"],
-        styleSrc: ["'self'", "'unsafe-inline'"],
-        imgSrc: ["'self'", 'data:'],
-        connectSrc: ["'self'"],
-      },
-    },
-  })
-  const max = config.RATE_LIMIT_MAX
-  if (max > 0) {
-    await app.register(rateLimit, {
-      max,
-      timeWindow: config.RATE_LIMIT_WINDOW_MS,
-      // Per token (hashed, so no token sits in memory as a key); requests without one share their
-      // address's budget. Counted in this process: a Redis store would stop limiting whenever
-      // Redis blinks (it can only fail open), and N instances behind a balancer share load anyway.
-      keyGenerator: (request) => request.headers.authorization
-        ? `token:${createHash('sha256').update(request.headers.authorization).digest('base64url')}`
-        : `ip:${request.ip}`,
-      allowList: (request) => ['/health', '/ready', '/metrics'].includes(request.url),
-      errorResponseBuilder: (_request, context) => ({
-        statusCode: 429,
-        error: { code: 'RATE_LIMITED', message: `Too many requests: at most ${context.max} per ${context.after}` },
-      }),
-    })
-  }
+  await app.register(helmet, { contentSecurityPolicy: { useDefaults: false, directives: CONTENT_SECURITY_POLICY } })
+  await app.register(authPlugin, { tokens, endUsers })
+  await app.register(rateLimitPlugin, { max: config.RATE_LIMIT_MAX, windowMs: config.RATE_LIMIT_WINDOW_MS })
   await app.register(docsPlugin)
-  await app.register(authPlugin, { tokens })
   await app.register(healthRoutes, { db, redis })
   await app.register(bookingRoutes)
   await app.register(hotelReservationRoutes)

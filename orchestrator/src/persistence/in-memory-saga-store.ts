@@ -60,7 +60,7 @@ export class InMemorySagaStore implements SagaRepository, SagaQueries {
     const saga: SagaInstance = {
       id: draft.id, type: draft.type, definitionVersion: draft.definitionVersion, status: 'RUNNING', state: draft.state, phase: 'forward',
       cursor: 0, pivotPassed: false, input: draft.input, results: {}, steps: [], version: 0, leaseEpoch: owner.epoch,
-      abortRequested: false, ...(draft.startedBy ? { startedBy: draft.startedBy } : {}), deadlineAt: draft.deadlineAt, createdAt: now, updatedAt: now,
+      abortRequested: false, ...(draft.startedBy ? { startedBy: draft.startedBy } : {}), ...(draft.references.userId ? { userId: draft.references.userId } : {}), deadlineAt: draft.deadlineAt, createdAt: now, updatedAt: now,
     }
     this.#sagas.set(draft.id, {
       saga, ownerId: owner.ownerId, leaseExpiresAt: this.#now() + this.leaseTtlMs,

@@ -334,6 +334,7 @@ function newInstance(draft: NewSaga, owner: LeaseOwner, createdAt: Date): SagaIn
     leaseEpoch: owner.epoch,
     abortRequested: false,
     ...(draft.startedBy ? { startedBy: draft.startedBy } : {}),
+    ...(draft.references.userId ? { userId: draft.references.userId } : {}),
     deadlineAt: draft.deadlineAt,
     createdAt,
     updatedAt: createdAt,

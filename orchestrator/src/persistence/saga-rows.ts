@@ -22,6 +22,7 @@ export interface SagaRow {
   abort_requested: boolean
   pause_request: PauseRequest | null
   started_by: string | null
+  user_id: string | null
   deadline_at: Date
   created_at: Date
   updated_at: Date
@@ -30,7 +31,7 @@ export interface SagaRow {
 
 /** The columns toInstance reads, for SELECTs and RETURNING clauses. */
 export const SAGA_COLUMNS = `id::text AS id, type, definition_version, status, state, phase, cursor, pivot_passed, input, data, steps,
-  error, compensation_error, incident, version, lease_epoch, abort_requested, pause_request, started_by, deadline_at,
+  error, compensation_error, incident, version, lease_epoch, abort_requested, pause_request, started_by, user_id, deadline_at,
   created_at, updated_at, completed_at`
 
 /** A stored saga row as the engine's SagaInstance. */
@@ -55,6 +56,7 @@ export function toInstance(row: SagaRow): SagaInstance {
     abortRequested: row.abort_requested,
     ...(row.pause_request ? { pauseRequest: row.pause_request } : {}),
     ...(row.started_by ? { startedBy: row.started_by } : {}),
+    ...(row.user_id ? { userId: row.user_id } : {}),
     deadlineAt: row.deadline_at,
     createdAt: row.created_at,
     updatedAt: row.updated_at,

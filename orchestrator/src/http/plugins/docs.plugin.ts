@@ -22,7 +22,13 @@ async function docsPlugin(app: FastifyInstance): Promise<void> {
       ],
     },
   })
-  await app.register(swaggerUi, { routePrefix: '/docs' })
+  // Swagger UI's own policy, for its pages only (the app's stricter one covers everything else):
+  // its bundle sets inline styles and shows data: images.
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    staticCSP: "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self'; " +
+      "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'; object-src 'none'",
+  })
 }
 
 export default fp(docsPlugin, { name: 'docs', fastify: '5.x' })

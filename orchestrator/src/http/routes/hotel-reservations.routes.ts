@@ -9,5 +9,6 @@ export default async function hotelReservationRoutes(app: FastifyInstance): Prom
     summary: 'Reserve a hotel room for a stay (hotel reservation saga)',
     body: hotelReservationInputSchema,
     toInput: (request) => request.body,
+    endUsers: true,
   })
 }

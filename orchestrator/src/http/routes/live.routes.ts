@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { AppError } from '../../../../platform/errors.ts'
-import { isTerminal } from '../../engine/saga-instance.ts'
+import { isTerminal, SAGA_STATUSES } from '../../engine/saga-instance.ts'
 import { errorSchema, sagaIdParams } from '../schemas/common.ts'
 
 /** While Redis is down the stream polls Postgres this often; with Redis, as a safety net. */
@@ -16,10 +16,11 @@ export default async function liveRoutes(app: FastifyInstance): Promise<void> {
   })
 
   app.get('/api/orchestrator/me', {
-    schema: { summary: 'The role of the calling token', tags: ['support'], security: [{ bearer: [] }] },
+    schema: { summary: 'The role of the calling token (and the userId of an end user\'s), and the statuses a saga can have', tags: ['support'], security: [{ bearer: [] }] },
+    preHandler: app.requireRole('client', 'support', 'operator', 'user'),
   }, async (request) => {
-    if (!request.principal) throw new AppError('UNAUTHORIZED')
-    return { role: request.principal.role }
+    const principal = request.principal!
+    return { role: principal.role, ...(principal.role === 'user' ? { userId: principal.userId } : {}), statuses: SAGA_STATUSES }
   })
 
   app.get('/api/orchestrator/sagas/stats', {

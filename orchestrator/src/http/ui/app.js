@@ -4,7 +4,7 @@
 
 const API = '/api/orchestrator'
 const $ = (id) => document.getElementById(id)
-const state = { token: sessionStorage.getItem('sagaToken'), role: null, nextCursor: null, stream: null, poll: null, listGeneration: 0 }
+const state = { token: sessionStorage.getItem('sagaToken'), role: null, userId: null, statuses: [], nextCursor: null, stream: null, poll: null, listGeneration: 0 }
 
 function el(tag, attributes = {}, ...children) {
   const node = document.createElement(tag)
@@ -43,6 +43,7 @@ function signOut(message = '') {
   sessionStorage.removeItem('sagaToken')
   state.token = null
   state.role = null
+  state.userId = null
   stopLive()
   $('who').textContent = ''
   $('sign-out').hidden = true
@@ -55,9 +56,12 @@ async function route() {
   if (!state.token) return show('sign-in')
   if (!state.role) {
     try {
-      state.role = (await api('/me')).role
+      const me = await api('/me')
+      state.role = me.role
+      state.userId = me.userId ?? null
+      state.statuses = me.statuses ?? []
     } catch { return }
-    $('who').textContent = `Signed in as ${state.role}`
+    $('who').textContent = `Signed in as ${state.role}${state.userId ? ` ${state.userId}` : ''}`
     $('sign-out').hidden = false
   }
   const match = location.hash.match(/^#\/sagas\/([0-9a-f-]{36})$/i)
@@ -95,17 +99,19 @@ async function showList(params) {
   await loadPage(params, generation)
 }
 
-// The statuses come from the server (its one list), with their counts.
+const isStaff = () => state.role === 'support' || state.role === 'operator'
+
+// The statuses come from the server (its one list, in /me); counts are over every saga: for
+// support staff only.
 async function loadCounts() {
-  if (state.role === 'client') return
-  const { counts, incidents } = await api('/sagas/stats')
-  const statuses = Object.keys(counts)
   const select = $('f-status')
   const chosen = select.value
-  select.replaceChildren(el('option', { value: '' }, 'any'), ...statuses.map((status) => el('option', { value: status }, status)))
+  select.replaceChildren(el('option', { value: '' }, 'any'), ...state.statuses.map((status) => el('option', { value: status }, status)))
   select.value = chosen
+  if (!isStaff()) { $('counts').replaceChildren(); return }
+  const { counts, incidents } = await api('/sagas/stats')
   $('counts').replaceChildren(
-    ...statuses.map((status) => el('a', { href: `#/?status=${status}`, 'aria-label': `${counts[status]} ${status}` }, statusBadge(status), ` ${counts[status]}`)),
+    ...state.statuses.map((status) => el('a', { href: `#/?status=${status}`, 'aria-label': `${counts[status] ?? 0} ${status}` }, statusBadge(status), ` ${counts[status] ?? 0}`)),
     ...Object.entries(incidents).sort().map(([code, count]) =>
       el('a', { href: `#/?incidentCode=${encodeURIComponent(code)}`, class: 'incident-count', 'aria-label': `${count} waiting on ${code}` }, `${code} ${count}`)))
 }
@@ -117,12 +123,15 @@ async function loadPage(params, generation = state.listGeneration) {
     query.set(key, key.startsWith('created') ? new Date(value).toISOString() : value)
   }
   query.set('limit', '50')
+  // A client searches the sagas it started (an end user always sees only its own).
+  if (state.role === 'client') query.set('mine', '1')
   if (state.nextCursor) query.set('cursor', state.nextCursor)
   const page = await api(`/sagas?${query}`)
   if (generation !== state.listGeneration) return
   $('rows').append(...page.items.map((saga) => el('tr', {},
     el('td', {}, el('a', { href: `#/sagas/${saga.sagaId}` }, saga.sagaId.slice(0, 8))),
     el('td', {}, saga.type),
+    el('td', {}, saga.userId ?? ''),
     el('td', {}, statusBadge(saga.status)),
     el('td', {}, saga.state),
     el('td', {}, saga.incident ? `${saga.incident.code} at ${saga.incident.step}` : saga.error?.code ?? ''),
@@ -153,6 +162,7 @@ function render(saga) {
   $('saga-facts').replaceChildren(
     ...fact('Id', saga.sagaId),
     ...fact('Type', saga.type),
+    ...(typeof saga.input?.userId === 'string' ? fact('User', saga.input.userId) : []),
     ...fact('State', saga.state),
     ...fact('Created', time(saga.createdAt)),
     ...fact('Updated', time(saga.updatedAt)),
