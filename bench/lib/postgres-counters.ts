@@ -59,3 +59,18 @@ export async function pgDelta(client: pg.Client, database: string, before: PgSna
     otherDatabasesXacts: after.otherDatabasesXacts - before.otherDatabasesXacts,
   }
 }
+
+/**
+ * Transactions `database` has committed (pg_stat_database.xact_commit), read-only ones included.
+ * Backends report them in batches: at most once a second while busy, and an idle backend holds
+ * what it has not reported for up to 10 s (PGSTAT_IDLE_INTERVAL), so read this only after the
+ * database's clients have been idle for `STATS_FLUSH_MS`.
+ */
+export async function committedTransactions(client: pg.Client, database: string): Promise<number> {
+  await client.query('SELECT pg_stat_clear_snapshot()')
+  const { rows: [row] } = await client.query<{ commits: string | null }>('SELECT xact_commit::text AS commits FROM pg_stat_database WHERE datname = $1', [database])
+  return Number(row?.commits ?? 0)
+}
+
+/** How long after its last transaction a backend has surely reported its statistics. */
+export const STATS_FLUSH_MS = 10_500
