@@ -12,6 +12,7 @@ import { calibrate } from './lib/calibrate.ts'
 import type { BenchContext, Plan, Size } from './lib/context.ts'
 import { closeAgent } from './lib/http-json.ts'
 import { machineInfo } from './lib/machine.ts'
+import { type Peers, startPeers, stopPeers } from './peers/setup.ts'
 import type { Report } from './lib/report.ts'
 import { renderMarkdown } from './lib/report.ts'
 import { countSeeded, removeRunData } from './lib/seed.ts'
@@ -19,6 +20,7 @@ import { cdfPoints } from './lib/stats.ts'
 import { latencyChart } from './lib/svg-chart.ts'
 import { startStub, type Stub } from './lib/workers.ts'
 import { runEngineSection, type Target } from './sections/engine.ts'
+import { peersReport } from './sections/peers.ts'
 import { runProductSection } from './sections/product.ts'
 import { runInstancesSection, runMemorySection, runRecoverySection, runSearchSection, type ScaleSection, seedSagas } from './sections/scale.ts'
 
@@ -55,9 +57,10 @@ const program = new Command('bench')
   .option('--concurrency <list>', 'concurrencies of the engine and product sections, comma-separated (default: 1,20)')
   .option('--sagas <n>', 'sagas per engine scenario (default: small 300, full 3000)', positive)
   .option('--only <sections>', `run only these, comma-separated: ${SECTIONS.join(', ')}, or scale (= search,recovery,memory,instances)`)
+  .option('--peers', 'also run the engine section\'s saga on DBOS Transact and Restate, in the same rounds, and compare')
   .parse()
 
-const options = program.opts<{ size: Size; concurrency?: string; sagas?: number; only?: string }>()
+const options = program.opts<{ size: Size; concurrency?: string; sagas?: number; only?: string; peers?: boolean }>()
 const plan: Plan = { ...PLANS[options.size] }
 if (options.concurrency) {
   plan.concurrencies = options.concurrency.split(',').map((c) => positive(c.trim()))
@@ -72,6 +75,8 @@ const selected = new Set<Section>(options.only
     return [trimmed as Section]
   })
   : SECTIONS)
+// The peers are measured in the engine section's rounds, beside the engine and the raw floor.
+if (options.peers && !selected.has('engine')) program.error('--peers runs within the engine section: add engine to --only')
 
 /** `BENCH_DATABASE_URL`, else `DATABASE_URL` with the database renamed saga_bench: never the dev or test data. */
 function benchDatabaseUrl(): string {
@@ -124,6 +129,7 @@ async function main(): Promise<void> {
   await client.connect()
   const redis = new Redis(rUrl, { maxRetriesPerRequest: 1 })
   let stub: Stub | undefined
+  let peers: Peers | undefined
   let claimed = false
   try {
     await claimRedis(redis, rUrl)
@@ -137,9 +143,11 @@ async function main(): Promise<void> {
     log(`machine: ${machine.cpus} cores, ${machine.memoryGiB} GiB, Node ${machine.node}, Postgres ${machine.postgres}, Redis ${machine.redis}, load ${machine.loadAverageAtStart}`)
     const calibration = await calibrate(client, redis)
     stub = await startStub()
+    if (options.peers) peers = await startPeers({ databaseUrl: url, pg: client, resultsDir, log })
     const context: BenchContext = {
       size: options.size, plan, databaseUrl: url, databaseName, redisUrl: rUrl, resultsDir,
       pg: client, redis, stub, runId: `bench-${stamp}-${randomUUID().slice(0, 8)}`, profiles: [], log,
+      ...(peers ? { peers } : {}),
     }
 
     const targets: Target[] = []
@@ -154,13 +162,16 @@ async function main(): Promise<void> {
     }
 
     if (selected.has('engine')) {
-      log('1. engine overhead')
-      const { latencies, ...engine } = await runEngineSection(context)
+      log(peers ? '1. engine overhead, and the peers' : '1. engine overhead')
+      const { latencies, peerScenarios, ...engine } = await runEngineSection(context)
       report.engine = engine
       targets.push(...engine.targets)
-      await writeFile(path.join(resultsDir, 'engine-latency.svg'), latencyChart('Engine vs raw floor: 4-step saga against a stub participant', Object.entries(latencies).map(([label, values]) => ({ label, latenciesMs: values }))))
+      if (peers) report.peers = peersReport(peers, engine.scenarios, peerScenarios, machine.postgresSettings)
+      const title = peers ? 'Engine vs raw floor and peers: 4-step saga against a stub participant' : 'Engine vs raw floor: 4-step saga against a stub participant'
+      await writeFile(path.join(resultsDir, 'engine-latency.svg'), latencyChart(title, Object.entries(latencies).map(([label, values]) => ({ label, latenciesMs: values }))))
       charts.push('engine-latency.svg')
-      ;(report.engine as Record<string, unknown>).cdf = Object.fromEntries(Object.entries(latencies).map(([k, v]) => [k, cdfPoints(v, 100)]))
+      const ours = new Set(engine.scenarios.map((s) => s.name))
+      ;(report.engine as Record<string, unknown>).cdf = Object.fromEntries(Object.entries(latencies).filter(([k]) => ours.has(k)).map(([k, v]) => [k, cdfPoints(v, 100)]))
     }
     if (selected.has('product')) {
       log('2. the product: tour booking saga')
@@ -211,7 +222,9 @@ async function main(): Promise<void> {
       profiles: context.profiles,
       charts,
     }
-    await writeFile(path.join(resultsDir, 'report.json'), `${JSON.stringify(full, null, 2)}\n`)
+    const json = `${JSON.stringify(full, null, 2)}\n`
+    await writeFile(path.join(resultsDir, 'report.json'), json)
+    await writeFile(path.join(resultsDir, '..', 'latest.json'), json)
     const markdown = renderMarkdown(full)
     await writeFile(path.join(resultsDir, 'report.md'), markdown)
     // latest.md sits one level up: its chart links point into the run's folder.
@@ -219,6 +232,7 @@ async function main(): Promise<void> {
     log(`done in ${(full.durationSeconds / 60).toFixed(1)} min: ${path.relative(process.cwd(), path.join(resultsDir, 'report.md'))}`)
     for (const t of targets) log(`  ${t.met ? 'met   ' : 'MISSED'} ${t.name}: ${t.measured} (target ${t.target})`)
   } finally {
+    await stopPeers(peers)
     await stub?.stop()
     await stopAll()
     closeAgent()

@@ -20,7 +20,7 @@ export interface PgDelta {
   xids: number
   walBytes: number
   cpuAllMs: number
-  /** CPU of the bench database's backends (alive at both ends) and the background processes. */
+  /** CPU of the bench database's backends and the background processes (those that exited meanwhile are only in cpuAllMs). */
   cpuBenchMs: number
   /** Transactions other databases ran meanwhile: > 0 means the cluster-wide counts include other work. */
   otherDatabasesXacts: number
@@ -47,10 +47,9 @@ export async function pgDelta(client: pg.Client, database: string, before: PgSna
   const after = await pgSnapshot(client, database)
   const { rows: [wal] } = await client.query<{ bytes: string }>('SELECT pg_wal_lsn_diff($1, $2)::text AS bytes', [after.walLsn, before.walLsn])
   let cpuBenchMs = 0
-  for (const [pid, ms] of after.benchCpu) {
-    const was = before.benchCpu.get(pid)
-    if (was !== undefined) cpuBenchMs += ms - was
-  }
+  // A backend missing from the first snapshot connected meanwhile: all of its CPU is the
+  // measurement's (a pool reopening a connection it had let go when idle).
+  for (const [pid, ms] of after.benchCpu) cpuBenchMs += ms - (before.benchCpu.get(pid) ?? 0)
   return {
     xids: Number(after.xid - before.xid),
     walBytes: Number(wal!.bytes),
@@ -59,3 +58,18 @@ export async function pgDelta(client: pg.Client, database: string, before: PgSna
     otherDatabasesXacts: after.otherDatabasesXacts - before.otherDatabasesXacts,
   }
 }
+
+/**
+ * Transactions `database` has committed (pg_stat_database.xact_commit), read-only ones included.
+ * Backends report them in batches: at most once a second while busy, and an idle backend holds
+ * what it has not reported for up to 10 s (PGSTAT_IDLE_INTERVAL), so read this only after the
+ * database's clients have been idle for `STATS_FLUSH_MS`.
+ */
+export async function committedTransactions(client: pg.Client, database: string): Promise<number> {
+  await client.query('SELECT pg_stat_clear_snapshot()')
+  const { rows: [row] } = await client.query<{ commits: string | null }>('SELECT xact_commit::text AS commits FROM pg_stat_database WHERE datname = $1', [database])
+  return Number(row?.commits ?? 0)
+}
+
+/** How long after its last transaction a backend has surely reported its statistics. */
+export const STATS_FLUSH_MS = 10_500

@@ -96,3 +96,14 @@ export function machineCpuMs(): { busyMs: number; totalMs: number } {
   const total = user! + nice! + system! + idle! + iowait! + irq! + softirq! + (steal ?? 0)
   return { busyMs: (total - idle! - iowait!) * TICK_MS, totalMs: total * TICK_MS }
 }
+
+/** What a process has written so far (/proc/<pid>/io): bytes sent to the storage layer and write calls. */
+export function writesOf(pid: number): { bytes: number; calls: number } {
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8')
+    const field = (name: string) => Number(new RegExp(`^${name}: (\\d+)$`, 'm').exec(io)?.[1] ?? 0)
+    return { bytes: field('write_bytes'), calls: field('syscw') }
+  } catch {
+    return { bytes: 0, calls: 0 } // gone
+  }
+}

@@ -10,9 +10,24 @@ interface DatabaseTask {
   redisUrl?: string
 }
 
-/** Sagas through the engine (`engine`) or the same four calls with no engine (`raw`). */
+/**
+ * Who runs the bench saga: our engine (`engine`), nobody (`raw`: the same four calls in a row),
+ * or a peer on its own durable runtime (bench/peers/).
+ */
+export type SagaRunner = 'engine' | 'raw' | 'dbos' | 'restate'
+
+/** Where a Restate peer's worker registers its service endpoint and invokes it. */
+export interface RestateAddresses {
+  ingressUrl: string
+  adminUrl: string
+}
+
+/**
+ * Sagas through one runner. For `dbos`, `databaseUrl` is DBOS's own system database; `restate`
+ * uses no database (its server keeps the journal) and needs `restate`.
+ */
 export interface LoadTask extends DatabaseTask {
-  kind: 'engine' | 'raw'
+  kind: SagaRunner
   concurrency: number
   /** Sagas to measure; or run for `durationMs`. */
   count?: number
@@ -24,6 +39,7 @@ export interface LoadTask extends DatabaseTask {
   runId: string
   /** Samples memory (after a forced GC when --expose-gc is on) this often during the measured phase. */
   memorySampleMs?: number
+  restate?: RestateAddresses
 }
 
 /** orchestrator.recoverPendingSagas over orphans the coordinator inserted. */
@@ -81,7 +97,7 @@ export interface Breakdown {
 }
 
 export interface LoadResult {
-  kind: 'engine' | 'raw' | 'recovery'
+  kind: SagaRunner | 'recovery'
   completed: number
   failed: number
   /** First few failure messages. */

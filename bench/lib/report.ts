@@ -1,4 +1,6 @@
+import type { PeerName } from '../peers/setup.ts'
 import type { EngineSection, ScenarioResult, Target } from '../sections/engine.ts'
+import { isMeasured, type PeerReport } from '../sections/peers.ts'
 import type { ProductSection } from '../sections/product.ts'
 import type { ScaleSection } from '../sections/scale.ts'
 import type { Calibration } from './calibrate.ts'
@@ -18,7 +20,9 @@ export interface Report {
   loadAverageAtEnd: number
   calibration?: Calibration
   setup: { removedRowsOfEarlierRuns: number; seconds: number }
-  engine?: Omit<EngineSection, 'latencies'>
+  engine?: Omit<EngineSection, 'latencies' | 'peerScenarios'>
+  /** --peers: the same saga on DBOS and Restate, measured in the engine section's rounds. */
+  peers?: Record<PeerName, PeerReport>
   product?: Omit<ProductSection, 'latencies'>
   scale?: ScaleSection
   targets: Target[]
@@ -61,6 +65,67 @@ function engineAnalysis(scenarios: ScenarioResult[], calibration: Calibration | 
   }
   return lines
 }
+
+/** CPU ms per saga of everything a runner needs: its process, its database or server, the stub, and (engine) Redis. */
+export function totalCpuMs(s: ScenarioResult): number {
+  const c = s.cpuMsPerSaga
+  if (s.kind === 'raw') return c.caller + c.stub
+  return c.caller + c.postgresBench + c.server + c.stub + (s.kind === 'engine' ? c.redisAll : 0)
+}
+
+function peersMarkdown(peers: Record<PeerName, PeerReport>, engine: ScenarioResult[], calibration: Calibration | undefined, cores: number): string[] {
+  const out: string[] = []
+  out.push('## 1b. Peers: the same saga on DBOS Transact and Restate')
+  out.push('')
+  out.push('The engine section\'s 4-step saga, run by each peer as its own saga examples write one: a durable function whose four commands are checkpointed steps, each undo pushed and run in reverse on a definitive failure (bench/peers/saga-steps.ts). ' +
+    'Every command goes to the same stub through the same `HttpCommandClient` with the same idempotency keys, headers, timeouts and retry policy as the engine\'s. ' +
+    'Each peer runs in its own worker process and is measured in the same alternating rounds as the engine and the raw floor (raw, engine, DBOS, Restate, and again), at the same concurrencies and saga counts, with its durability as its documentation describes it (nothing turned off).')
+  out.push('')
+  const measured = Object.values(peers).filter(isMeasured)
+  for (const peer of Object.values(peers)) {
+    if (!isMeasured(peer)) {
+      out.push(`- **${peer.name}: not measured.** ${peer.skipped}`)
+      continue
+    }
+    out.push(`- **${peer.name}** (${Object.entries(peer.packages).map(([k, v]) => `\`${k}@${v}\``).join(', ')}): ${peer.configuration.join('; ')}. Persists: ${peer.persists}.`)
+  }
+  out.push('')
+  const rows = [...engine, ...measured.flatMap((p) => p.scenarios)].sort((a, b) => a.concurrency - b.concurrency || order(a.kind) - order(b.kind))
+  out.push(table(
+    ['scenario', 'sagas', 'sagas/s', 'p50 ms', 'p95 ms', 'p99 ms', 'CPU ms/saga, all', 'its process', 'Postgres (its db)', 'its server', 'stub', 'Redis (all users)', 'write tx/saga (own rows)', 'commits/saga (its db)', 'xids/saga (cluster)', 'SQL/saga', 'WAL bytes/saga', 'server disk bytes/saga', 'machine busy', 'others CPU ms'],
+    rows.map((s) => [s.name, s.completed + (s.failed ? ` (${s.failed} failed)` : ''), f(s.sagasPerSecond), f(s.latencyMs.p50), f(s.latencyMs.p95), f(s.latencyMs.p99),
+      f(totalCpuMs(s)), f(s.cpuMsPerSaga.caller), s.kind === 'raw' || s.kind === 'restate' ? '–' : f(s.cpuMsPerSaga.postgresBench), s.kind === 'restate' ? f(s.cpuMsPerSaga.server) : '–', f(s.cpuMsPerSaga.stub),
+      s.kind === 'engine' ? f(s.cpuMsPerSaga.redisAll) : '–',
+      s.kind === 'restate' ? 'none (no Postgres)' : s.kind === 'raw' ? '0' : f(s.perSaga.writeTransactionsFromEvents ?? s.perSaga.writeTransactionsFromRows),
+      f(s.perSaga.committedTransactions), f(s.perSaga.writeTransactions), s.kind === 'restate' || s.kind === 'raw' ? '–' : f(s.perSaga.sqlStatements), f(s.perSaga.walBytes),
+      s.kind === 'restate' ? `${f(s.perSaga.serverWriteBytes)} (${f(s.perSaga.serverWriteCalls)} writes)` : '–',
+      `${f(s.machine.busyPercent)}%`, f(s.machine.othersCpuMs)]),
+  ))
+  out.push('')
+  out.push('CPU "all" is what the saga costs the machine: its process (the worker: for a peer its SDK and the saga code, for the engine the orchestrator), its Postgres backends and Postgres\' background processes (DBOS: its own database), a peer\'s server (restate-server), the stub, and for the engine Redis (every redis-server process, so other users\' share counts against the engine). ' +
+    '"write tx/saga (own rows)" counts exactly the transactions that wrote the run\'s rows (engine: its event log; DBOS: distinct xmin of its workflow status, input, output and step rows); "commits/saga" is DBOS\'s database\'s `xact_commit` delta, read-only transactions included, read after its backends had reported (10.5 s idle) and less what the idle worker commits (measured for 5 s before each round; meanwhile DBOS\'s pool lets idle connections go after pg\'s default 10 s and reopens them as the round starts, a few ms on its first sagas); xids are cluster-wide and include other databases\' writes.')
+  out.push('')
+  out.push('By round (sagas/s, p50, machine busy): ' + measured.flatMap((p) => p.scenarios).map((s) =>
+    `${s.name}: ${s.rounds.map((r) => `${f(r.sagasPerSecond)}/s ${f(r.p50)} ms ${f(r.busyPercent)}%`).join(' · ')}`).join('; ') + '.')
+  out.push('')
+  for (const s of measured.flatMap((p) => p.scenarios)) {
+    const e = engine.find((x) => x.kind === 'engine' && x.concurrency === s.concurrency)
+    const cpu = totalCpuMs(s)
+    const parts = [`- **${s.name}**: ${f(s.sagasPerSecond)} sagas/s${e ? ` (engine ${f(e.sagasPerSecond)}: ${f(e.sagasPerSecond / s.sagasPerSecond)} ×)` : ''}, p50 ${f(s.latencyMs.p50)} ms${e ? ` (engine ${f(e.latencyMs.p50)}: ${f(e.latencyMs.p50 / s.latencyMs.p50)} ×)` : ''}. ` +
+      `CPU ${f(cpu)} ms a saga${e ? ` vs the engine's ${f(totalCpuMs(e))}` : ''}: with ${cores} cores CPU alone caps it at ${f((cores * 1000) / cpu)} sagas/s (machine ${f(s.machine.busyPercent)}% busy, others ${f(s.machine.othersCpuMs)} CPU ms).`]
+    if (s.kind === 'dbos') {
+      const writes = s.perSaga.writeTransactionsFromRows
+      parts.push(` It commits ${f(writes)} writing transactions a saga (${f(s.perSaga.committedTransactions)} commits in all, ${f(s.perSaga.sqlStatements)} statements: ${Object.entries(s.perSaga.sqlStatementsByKind).map(([k, v]) => `${k} ${f(v)}`).join(', ')}); idle, its worker commits ${f(s.idleCommitsPerSecond)} transactions/s.` +
+        (calibration && writes !== undefined && s.concurrency === 1 ? ` At ${f(calibration.postgresCommitMs.p50)} ms a durable commit on this machine, its commits alone take ≥ ${f(writes * calibration.postgresCommitMs.p50)} ms of a saga.` : ''))
+    }
+    if (s.kind === 'restate') parts.push(` Its server wrote ${f(s.perSaga.serverWriteBytes)} bytes a saga to storage in ${f(s.perSaga.serverWriteCalls)} write calls; Postgres is not involved.`)
+    out.push(parts.join(''))
+  }
+  out.push('')
+  return out
+}
+
+const order = (kind: string) => ['raw', 'engine', 'dbos', 'restate'].indexOf(kind)
 
 function profileMarkdown(profile: ProfileSummary & { reason: string }): string {
   return [
@@ -152,6 +217,8 @@ export function renderMarkdown(report: Report): string {
     out.push('')
     if (report.charts.includes('engine-latency.svg')) out.push('![engine latency distributions](engine-latency.svg)', '')
   }
+
+  if (report.peers) out.push(...peersMarkdown(report.peers, report.engine?.scenarios ?? [], report.calibration, m.cpus))
 
   if (report.product) {
     const p = report.product

@@ -1,22 +1,41 @@
+import pg from 'pg'
 import { benchSaga } from '../bench-saga.ts'
 import type { BenchContext } from '../lib/context.ts'
-import { measure, type Measured, profile, type MachineLoad } from '../lib/context.ts'
-import type { LoadResult, LoadTask } from '../lib/protocol.ts'
+import { measure, type Measured, type MeasureOptions, profile, type MachineLoad } from '../lib/context.ts'
+import type { LoadResult, LoadTask, SagaRunner } from '../lib/protocol.ts'
 import { type LoadOutcome, round, summarize } from '../lib/stats.ts'
+import { peerTargets } from './peers.ts'
+
+/** How each runner is named in the report. */
+const RUNNER_LABELS: Record<SagaRunner, string> = { raw: 'raw floor', engine: 'engine', dbos: 'DBOS', restate: 'Restate' }
 
 export interface ScenarioResult extends LoadOutcome {
-  kind: 'engine' | 'raw'
-  /** CPU ms per saga. */
-  cpuMsPerSaga: { caller: number; postgresAll: number; postgresBench: number; stub: number }
+  kind: SagaRunner
+  /**
+   * CPU ms per saga. `caller`: the worker process (for a peer: its SDK and the saga's code);
+   * Postgres "bench": the measured database's backends (DBOS: its own) and the background
+   * processes; `server`: a peer's server (restate-server); `redisAll`: every redis-server
+   * process, other users' included.
+   */
+  cpuMsPerSaga: { caller: number; postgresAll: number; postgresBench: number; stub: number; server: number; redisAll: number }
   perSaga: {
     /** Transaction ids assigned, cluster-wide, per saga. */
     writeTransactions: number
     /** Distinct writing transactions of this run's event rows per saga (engine only): immune to other databases' work. */
     writeTransactionsFromEvents?: number
+    /** DBOS: distinct writing transactions (xmin) of the run's rows in DBOS's tables, per saga; like the engine's event-log count. */
+    writeTransactionsFromRows?: number
+    /** DBOS: commits of its database (pg_stat_database.xact_commit, read-only transactions included) per saga. */
+    committedTransactions?: number
     sqlStatements: number
     sqlStatementsByKind: Record<string, number>
     walBytes: number
+    /** Restate: bytes its server wrote to storage (/proc/<pid>/io write_bytes) and its write calls, per saga. */
+    serverWriteBytes?: number
+    serverWriteCalls?: number
   }
+  /** DBOS: what its database commits per second while the worker idles (queue polling and the like). */
+  idleCommitsPerSecond?: number
   /** Each round on its own (raw and engine rounds alternate). */
   rounds: { sagasPerSecond: number; p50: number; busyPercent: number; othersCpuMs: number }[]
   /** Mean ms per saga spent awaiting each port (engine only). */
@@ -37,7 +56,10 @@ export interface Target {
 }
 
 export interface EngineSection {
+  /** The raw floor and the engine. */
   scenarios: ScenarioResult[]
+  /** The peers (--peers), measured in the same alternating rounds. */
+  peerScenarios: ScenarioResult[]
   targets: Target[]
   latencies: Record<string, number[]>
   /** What the section's transitions did to orchestrator.sagas (pg_stat_user_tables; warm-ups included). */
@@ -60,18 +82,26 @@ async function sagasTableWrites(context: BenchContext): Promise<SagasTableWrites
   return { updates: Number(row!.upd), hotUpdates: Number(row!.hot), indexes: Number(row!.indexes) }
 }
 
-function loadTask(context: BenchContext, kind: 'engine' | 'raw', concurrency: number, count: number, suffix = ''): LoadTask {
+function loadTask(context: BenchContext, kind: SagaRunner, concurrency: number, count: number, suffix = ''): LoadTask {
   return {
     kind,
     concurrency,
     count,
     warmup: context.plan.warmup,
     stubUrl: context.stub.url,
-    databaseUrl: context.databaseUrl,
+    databaseUrl: kind === 'dbos' ? context.peers!.dbos.databaseUrl : context.databaseUrl,
     redisUrl: context.redisUrl,
     instanceId: `bench-${kind}-c${concurrency}${suffix}-${context.runId}`,
     runId: `${context.runId}-${kind}-c${concurrency}${suffix}`,
+    ...(kind === 'restate' ? { restate: { ingressUrl: context.peers!.restate!.ingressUrl, adminUrl: context.peers!.restate!.adminUrl } } : {}),
   }
+}
+
+/** What is measured around a runner besides its worker: DBOS's own database and commits, Restate's server. */
+function measureOptions(context: BenchContext, kind: SagaRunner): Omit<MeasureOptions, 'label'> {
+  if (kind === 'dbos') return { database: context.peers!.dbos.databaseName, commits: true }
+  if (kind === 'restate') return { servers: [context.peers!.restate!.pid] }
+  return {}
 }
 
 /** Write transactions per saga as the event log shows them: distinct xmin of the run's event rows. */
@@ -83,22 +113,43 @@ async function writeTransactionsFromEvents(context: BenchContext, runId: string)
   return Number(row!.tx) / Math.max(1, Number(row!.sagas))
 }
 
+/**
+ * DBOS's write transactions per saga as its tables show them: distinct xmin of the rows of the
+ * run's workflows (status, input, output, one row per step). A transaction whose rows were all
+ * updated later leaves no trace, so this is a lower bound, as exact as the engine's event log.
+ */
+async function dbosWriteTransactions(context: BenchContext, runId: string): Promise<number> {
+  const client = new pg.Client({ connectionString: context.peers!.dbos.databaseUrl })
+  await client.connect()
+  try {
+    const { rows: [row] } = await client.query<{ tx: string; sagas: string }>(`
+      SELECT count(DISTINCT x) AS tx, (SELECT count(*) FROM dbos.workflow_status WHERE starts_with(workflow_uuid, $1)) AS sagas FROM (
+        SELECT xmin::text AS x FROM dbos.workflow_status WHERE starts_with(workflow_uuid, $1)
+        UNION ALL SELECT xmin::text FROM dbos.workflow_input WHERE starts_with(workflow_uuid, $1)
+        UNION ALL SELECT xmin::text FROM dbos.workflow_output WHERE starts_with(workflow_uuid, $1)
+        UNION ALL SELECT xmin::text FROM dbos.operation_outputs WHERE starts_with(workflow_uuid, $1)) AS written`, [`${runId}:`])
+    return Number(row!.tx) / Math.max(1, Number(row!.sagas))
+  } finally {
+    await client.end()
+  }
+}
+
 interface Round {
   measured: Measured<LoadResult>
   result: LoadResult
 }
 
 /** One round of one scenario: a fresh worker, warmed up, then `count` sagas. */
-async function runRound(context: BenchContext, kind: 'engine' | 'raw', concurrency: number, round: number, count: number): Promise<Round> {
+async function runRound(context: BenchContext, kind: SagaRunner, concurrency: number, round: number, count: number): Promise<Round> {
   const task = { ...loadTask(context, kind, concurrency, count), instanceId: `bench-${kind}-c${concurrency}-r${round}-${context.runId}` }
-  const measured = await measure<LoadResult>(context, [task], { label: `${kind} c=${concurrency} round ${round}` })
+  const measured = await measure<LoadResult>(context, [task], { label: `${kind} c=${concurrency} round ${round}`, ...measureOptions(context, kind) })
   const result = measured.results[0]!
   if (result.failed) context.log(`    ${result.failed} failed: ${result.failures.join('; ')}`)
   return { measured, result }
 }
 
 /** Pools a scenario's rounds: sums of counts and times, every latency. */
-async function pool(context: BenchContext, kind: 'engine' | 'raw', concurrency: number, rounds: Round[]): Promise<{ result: ScenarioResult; latencies: number[] }> {
+async function pool(context: BenchContext, kind: SagaRunner, concurrency: number, rounds: Round[]): Promise<{ result: ScenarioResult; latencies: number[] }> {
   const sum = (get: (round: Round) => number) => rounds.reduce((total, round) => total + get(round), 0)
   const n = Math.max(1, sum((r) => r.result.completed))
   const latencies = rounds.flatMap((r) => r.result.latenciesMs)
@@ -113,8 +164,10 @@ async function pool(context: BenchContext, kind: 'engine' | 'raw', concurrency: 
     mirrorMs: sum((r) => r.result.breakdown!.mirrorMs),
   } : undefined
   const busyMs = sum((r) => r.measured.machine.busyPercent * r.measured.wallMs)
+  const runId = loadTask(context, kind, concurrency, 0).runId
+  const commits = rounds.every((r) => r.measured.commits) ? sum((r) => r.measured.commits!.count) / n : undefined
   const result: ScenarioResult = {
-    name: `${kind === 'raw' ? 'raw floor' : 'engine'} c=${concurrency}`,
+    name: `${RUNNER_LABELS[kind]} c=${concurrency}`,
     kind,
     concurrency,
     completed: sum((r) => r.result.completed),
@@ -134,14 +187,20 @@ async function pool(context: BenchContext, kind: 'engine' | 'raw', concurrency: 
       postgresAll: sum((r) => r.measured.pg.cpuAllMs) / n,
       postgresBench: sum((r) => r.measured.pg.cpuBenchMs) / n,
       stub: sum((r) => r.measured.stubCpuMs) / n,
+      server: sum((r) => r.measured.servers.cpuMs) / n,
+      redisAll: sum((r) => r.measured.redisCpuAllMs) / n,
     },
     perSaga: {
       writeTransactions: sum((r) => r.measured.pg.xids) / n,
-      ...(kind === 'engine' ? { writeTransactionsFromEvents: await writeTransactionsFromEvents(context, loadTask(context, kind, concurrency, 0).runId) } : {}),
+      ...(kind === 'engine' ? { writeTransactionsFromEvents: await writeTransactionsFromEvents(context, runId) } : {}),
+      ...(kind === 'dbos' ? { writeTransactionsFromRows: await dbosWriteTransactions(context, runId) } : {}),
+      ...(commits !== undefined ? { committedTransactions: commits } : {}),
       sqlStatements: sum((r) => r.result.statements.total) / n,
       sqlStatementsByKind: byKind,
       walBytes: sum((r) => r.measured.pg.walBytes) / n,
+      ...(kind === 'restate' ? { serverWriteBytes: sum((r) => r.measured.servers.writeBytes) / n, serverWriteCalls: sum((r) => r.measured.servers.writeCalls) / n } : {}),
     },
+    ...(commits !== undefined ? { idleCommitsPerSecond: sum((r) => r.measured.commits!.idlePerSecond) / rounds.length } : {}),
     ...(b ? {
       breakdownMs: {
         participantCalls: b.transportMs / n,
@@ -156,7 +215,7 @@ async function pool(context: BenchContext, kind: 'engine' | 'raw', concurrency: 
     machine: { busyPercent: busyMs / Math.max(1, sum((r) => r.measured.wallMs)), othersCpuMs: sum((r) => r.measured.machine.othersCpuMs) },
   }
   context.log(`  ${result.name}: ${round(result.sagasPerSecond)} sagas/s, p50 ${round(latency.p50)} ms, p99 ${round(latency.p99)} ms` +
-    (kind === 'engine' ? `, ${round(result.perSaga.sqlStatements)} statements and ${round(result.perSaga.writeTransactions)} xids per saga` : ''))
+    (kind === 'engine' || kind === 'dbos' ? `, ${round(result.perSaga.sqlStatements)} statements and ${round(result.perSaga.writeTransactions)} xids per saga` : ''))
   return { result, latencies }
 }
 
@@ -168,21 +227,23 @@ export async function profileEngine(context: BenchContext, concurrency: number, 
 
 export async function runEngineSection(context: BenchContext): Promise<EngineSection> {
   const scenarios: ScenarioResult[] = []
+  const peerScenarios: ScenarioResult[] = []
   const latencies: Record<string, number[]> = {}
   const tableBefore = await sagasTableWrites(context)
-  // Raw and engine alternate in rounds, so that a burst of load from elsewhere on the machine
-  // hits both sides of a ratio rather than one.
+  // Raw, engine and the peers alternate in rounds, so that a burst of load from elsewhere on
+  // the machine hits every side of a ratio rather than one.
+  const kinds: SagaRunner[] = ['raw', 'engine', ...(context.peers ? ['dbos' as const] : []), ...(context.peers?.restate ? ['restate' as const] : [])]
   const rounds = context.plan.rounds
   const perRound = Math.ceil(context.plan.sagas / rounds)
   for (const concurrency of context.plan.concurrencies) {
-    context.log(`  c=${concurrency}: ${rounds} round(s) of ${perRound} sagas, raw floor then engine`)
-    const done: Record<'raw' | 'engine', Round[]> = { raw: [], engine: [] }
+    context.log(`  c=${concurrency}: ${rounds} round(s) of ${perRound} sagas, ${kinds.map((k) => RUNNER_LABELS[k]).join(' then ')}`)
+    const done = new Map<SagaRunner, Round[]>(kinds.map((kind) => [kind, []]))
     for (let r = 1; r <= rounds; r++) {
-      for (const kind of ['raw', 'engine'] as const) done[kind].push(await runRound(context, kind, concurrency, r, perRound))
+      for (const kind of kinds) done.get(kind)!.push(await runRound(context, kind, concurrency, r, perRound))
     }
-    for (const kind of ['raw', 'engine'] as const) {
-      const { result, latencies: samples } = await pool(context, kind, concurrency, done[kind])
-      scenarios.push(result)
+    for (const kind of kinds) {
+      const { result, latencies: samples } = await pool(context, kind, concurrency, done.get(kind)!)
+      ;(kind === 'raw' || kind === 'engine' ? scenarios : peerScenarios).push(result)
       latencies[result.name] = samples
     }
   }
@@ -227,14 +288,19 @@ export async function runEngineSection(context: BenchContext): Promise<EngineSec
     })
   }
 
-  // A missed latency or throughput target is profiled, never tuned away.
-  const throughput = targets.find((t) => t.name.startsWith('throughput'))
-  if (throughput && !throughput.met) await profileEngine(context, high, `missed: ${throughput.name}`)
-  const p50 = targets.find((t) => t.name.startsWith('p50'))
-  if (p50 && !p50.met) await profileEngine(context, 1, `missed: ${p50.name}`)
+  targets.push(...peerTargets(scenarios, peerScenarios, context.plan.concurrencies))
+
+  // A missed latency or throughput target is profiled, never tuned away: once per concurrency,
+  // whichever targets (raw floor, peers) it missed.
+  const missed = new Map<number, string[]>()
+  for (const target of targets.filter((t) => !t.met)) {
+    const at = target.name.startsWith('throughput') ? high : target.name.startsWith('p50') ? 1 : undefined
+    if (at !== undefined) missed.set(at, [...(missed.get(at) ?? []), target.name])
+  }
+  for (const [concurrency, names] of missed) await profileEngine(context, concurrency, `missed: ${names.join('; ')}`)
   // Workers flush their table statistics when they disconnect; give the last one a moment.
   await new Promise((resolve) => setTimeout(resolve, 1_500))
   const tableAfter = await sagasTableWrites(context)
   const sagasTable = { updates: tableAfter.updates - tableBefore.updates, hotUpdates: tableAfter.hotUpdates - tableBefore.hotUpdates, indexes: tableAfter.indexes }
-  return { scenarios, targets, latencies, sagasTable }
+  return { scenarios, peerScenarios, targets, latencies, sagasTable }
 }

@@ -8,7 +8,7 @@ import { loadConfig } from '../../platform/config.ts'
 import { createLogger } from '../../platform/logger.ts'
 import { createRedis, type Redis } from '../../platform/redis.ts'
 import { benchCommands, benchSaga, STUB } from '../bench-saga.ts'
-import { createCountingDatabase } from '../lib/counting-database.ts'
+import { createCountingDatabase, type StatementCounts } from '../lib/counting-database.ts'
 import { runConcurrently } from '../lib/load-loop.ts'
 import type { Breakdown, LoadResult, LoadTask, MemorySample, RecoveryTask } from '../lib/protocol.ts'
 
@@ -120,25 +120,74 @@ class Samples {
   }
 }
 
-/** Engine (Orchestrator.start + waitForOutcome) or raw floor (the four calls in a row). */
-export async function runLoad(task: LoadTask, gate: Gate, progress: Progress): Promise<Finished<LoadResult>> {
-  // The raw floor opens no database and no Redis: only the same command client.
-  const opened = task.kind === 'engine' ? await openOrchestrator(task) : undefined
-  const http = opened?.http ?? new HttpCommandClient({ baseUrls: { [STUB]: task.stubUrl } })
-  const runOne = opened
-    ? async (n: number) => {
+/**
+ * One way of running the bench saga, as the load loop sees it: the engine, the raw floor, or a
+ * peer (bench/peers/). Counters start from zero at `startMeasuring`.
+ */
+export interface SagaDriver {
+  /** Runs saga number `n` to its end; throws unless it completed. */
+  runOne(n: number): Promise<void>
+  startMeasuring?(): void
+  /** SQL statements sent since `startMeasuring` (drivers that count them). */
+  statements?(): StatementCounts
+  /** Where the engine's time went since `startMeasuring` (engine only). */
+  breakdown?(): Omit<Breakdown, 'sagas'>
+  close(): Promise<void>
+}
+
+/** Orchestrator.start + waitForOutcome. */
+async function engineDriver(task: LoadTask): Promise<SagaDriver> {
+  const opened = await openOrchestrator(task)
+  return {
+    async runOne(n) {
       const { saga } = await opened.orchestrator.start({ type: benchSaga.type, input: { run: task.runId, n }, idempotencyKey: randomUUID(), callerId: 'bench' })
       const final = await opened.orchestrator.waitForOutcome(saga.id, WAIT_MS)
       if (final?.status !== 'COMPLETED') throw new Error(`saga ${saga.id} ended ${final?.status ?? 'missing'}`)
-    }
-    : async (n: number) => {
+    },
+    startMeasuring() {
+      opened.counting.take()
+      opened.resetBreakdown()
+    },
+    statements: () => opened.counting.take(),
+    breakdown: () => ({ ...opened.breakdown }),
+    close: () => opened.close(),
+  }
+}
+
+/** The raw floor: the four calls in a row, no database and no Redis, only the same command client. */
+function rawDriver(task: LoadTask): SagaDriver {
+  const http = new HttpCommandClient({ baseUrls: { [STUB]: task.stubUrl } })
+  return {
+    async runOne(n) {
       // The same commands, through the same client and keep-alive agent, with the same headers.
       const sagaId = randomUUID()
       for (const { step, command } of benchCommands({ run: task.runId, n })) {
         const outcome = await http.send(command, { idempotencyKey: `${sagaId}:${step}:forward`, sagaId, sagaType: benchSaga.type, step, timeoutMs: 5_000 })
         if (outcome.kind !== 'answer' || outcome.status >= 300) throw new Error(`${step}: ${outcome.kind} ${JSON.stringify(outcome)}`)
       }
-    }
+    },
+    close: async () => {},
+  }
+}
+
+async function openDriver(task: LoadTask): Promise<SagaDriver> {
+  switch (task.kind) {
+    case 'engine':
+      return engineDriver(task)
+    case 'raw':
+      return rawDriver(task)
+    // Imported only here: an engine worker never loads a peer's SDK.
+    case 'dbos':
+      return (await import('../peers/dbos-driver.ts')).dbosDriver(task)
+    case 'restate':
+      return (await import('../peers/restate-driver.ts')).restateDriver(task)
+  }
+}
+
+/** Sagas through one driver: warm-up, the coordinator's go, then the measured closed loop. */
+export async function runLoad(task: LoadTask, gate: Gate, progress: Progress): Promise<Finished<LoadResult>> {
+  const driver = await openDriver(task)
+  const runOne = (n: number) => driver.runOne(n)
 
   const failures: string[] = []
   let failed = 0
@@ -153,8 +202,7 @@ export async function runLoad(task: LoadTask, gate: Gate, progress: Progress): P
 
   const latencies = new Samples(task.count ?? 100_000)
   const memory: MemorySample[] = []
-  opened?.counting.take()
-  opened?.resetBreakdown()
+  driver.startMeasuring?.()
   failed = 0
   failures.length = 0
   const cpuBefore = process.cpuUsage()
@@ -182,8 +230,9 @@ export async function runLoad(task: LoadTask, gate: Gate, progress: Progress): P
   const elapsedMs = performance.now() - began
   if (task.memorySampleMs) sample()
   const cpu = process.cpuUsage(cpuBefore)
-  const statements = opened?.counting.take() ?? { total: 0, byKind: {}, waitMs: 0 }
-  const breakdown = opened ? { ...opened.breakdown, sagas: latencies.length } : undefined
+  const statements = driver.statements?.() ?? { total: 0, byKind: {}, waitMs: 0 }
+  const spent = driver.breakdown?.()
+  const breakdown = spent ? { ...spent, sagas: latencies.length } : undefined
   const result: LoadResult = {
     kind: task.kind,
     completed: latencies.length,
@@ -197,7 +246,7 @@ export async function runLoad(task: LoadTask, gate: Gate, progress: Progress): P
     ...(breakdown ? { breakdown } : {}),
     ...(task.memorySampleMs ? { memory } : {}),
   }
-  return { result, close: async () => { await opened?.close() } }
+  return { result, close: () => driver.close() }
 }
 
 /**

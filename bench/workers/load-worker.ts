@@ -23,6 +23,8 @@ async function perform(task: WorkerTask): Promise<Finished<WorkerResult>> {
   switch (task.kind) {
     case 'engine':
     case 'raw':
+    case 'dbos':
+    case 'restate':
       return runLoad(task, gate, progress)
     case 'recovery':
       return runRecovery(task, gate, progress)
