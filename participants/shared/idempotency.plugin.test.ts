@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { AppError } from '../../platform/errors.ts'
 import { createRedis, type Redis } from '../../platform/redis.ts'
-import { command, participantHarness } from '../../test/support/participant-harness.ts'
+import { command, participantHarness, SERVICE_AUTHORIZATION } from '../../test/support/participant-harness.ts'
 import { tourView } from '../tour-catalog/tours.routes.ts'
 import { buildParticipant } from './build-participant.ts'
 
@@ -87,7 +87,7 @@ const cachedEntries = (redis: Redis, key: string) => redis.keys(`idem:tour-catal
 
 describe('idempotency plugin: the key', () => {
   it('refuses a command without a key with 400 IDEMPOTENCY_KEY_REQUIRED, before validating the body', async () => {
-    const response = await app.inject({ method: 'POST', url: '/probe/tours', payload: { tag: 'not-a-uuid' } })
+    const response = await app.inject({ method: 'POST', url: '/probe/tours', payload: { tag: 'not-a-uuid' }, headers: { authorization: SERVICE_AUTHORIZATION } })
     expect(response.statusCode).toBe(400)
     expect(response.json().error.code).toBe('IDEMPOTENCY_KEY_REQUIRED')
 
@@ -98,7 +98,7 @@ describe('idempotency plugin: the key', () => {
 
   it('refuses a valid command without a key and applies nothing', async () => {
     const tag = randomUUID()
-    const response = await app.inject({ method: 'POST', url: '/probe/tours', payload: { tag } })
+    const response = await app.inject({ method: 'POST', url: '/probe/tours', payload: { tag }, headers: { authorization: SERVICE_AUTHORIZATION } })
     expect(response.statusCode).toBe(400)
     expect(response.json().error.code).toBe('IDEMPOTENCY_KEY_REQUIRED')
     expect(await toursTagged(tag)).toBe(0)
@@ -107,7 +107,7 @@ describe('idempotency plugin: the key', () => {
   it('accepts X-Idempotency-Key as the same key as Idempotency-Key', async () => {
     const tag = randomUUID()
     const key = randomUUID()
-    const first = await app.inject({ method: 'POST', url: '/probe/tours', payload: { tag }, headers: { 'x-idempotency-key': key } })
+    const first = await app.inject({ method: 'POST', url: '/probe/tours', payload: { tag }, headers: { authorization: SERVICE_AUTHORIZATION, 'x-idempotency-key': key } })
     expect(first.statusCode).toBe(201)
     const again = await command(app, 'POST', '/probe/tours', { tag }, key)
     expect(again.statusCode).toBe(201)
@@ -153,11 +153,11 @@ describe('idempotency plugin: replays', () => {
     const tag = randomUUID()
     const key = randomUUID()
     const first = await app.inject({
-      method: 'POST', url: '/probe/tours', headers: { 'idempotency-key': key, 'content-type': 'application/json' },
+      method: 'POST', url: '/probe/tours', headers: { authorization: SERVICE_AUTHORIZATION, 'idempotency-key': key, 'content-type': 'application/json' },
       payload: JSON.stringify({ tag, note: 'window seat' }),
     })
     const reordered = await app.inject({
-      method: 'POST', url: '/probe/tours', headers: { 'idempotency-key': key, 'content-type': 'application/json' },
+      method: 'POST', url: '/probe/tours', headers: { authorization: SERVICE_AUTHORIZATION, 'idempotency-key': key, 'content-type': 'application/json' },
       payload: JSON.stringify({ note: 'window seat', tag }),
     })
     expect(first.statusCode).toBe(201)
