@@ -11,7 +11,7 @@ import type { ParticipantName } from '../../platform/services.ts'
 import { installValidation } from '../../platform/validation.ts'
 import { requestBindings } from '../../platform/request-context.ts'
 import { DEV_SERVICE_TOKEN, loadServiceTokens } from '../../platform/service-tokens.ts'
-import idempotency from './idempotency.plugin.ts'
+import idempotency, { MAX_ENCODED_KEY_LENGTH } from './idempotency.plugin.ts'
 import requestMetrics from './request-metrics.plugin.ts'
 import serviceAuth from './service-auth.plugin.ts'
 
@@ -47,8 +47,9 @@ declare module 'fastify' {
 /**
  * Builds a participant service: logging with saga and trace ids, the contract's error shape,
  * JSON-schema validation, security headers, request metrics at `/metrics`, `/health` and
- * `/ready`, service authentication and per-caller rate limits on every other route, and the
- * idempotency plugin in front of every mutating route.
+ * `/ready`, service authentication and per-caller rate limits on every other route, the
+ * idempotency plugin in front of every mutating route, and the fence
+ * (`POST /api/idempotency-keys/:key/fence`).
  */
 export async function buildParticipant(options: ParticipantOptions): Promise<FastifyInstance> {
   const config = options.config ?? loadConfig()
@@ -66,6 +67,9 @@ export async function buildParticipant(options: ParticipantOptions): Promise<Fas
     childLoggerFactory: (parent, bindings, childOptions, raw) =>
       parent.child({ ...bindings, ...requestBindings(raw as FastifyRequest['raw']) }, childOptions),
     frameworkErrors,
+    // Room for an Idempotency-Key in a path (the fence's), percent-encoded; uuids and user ids
+    // are much shorter and their schemas say so.
+    maxParamLength: MAX_ENCODED_KEY_LENGTH,
     return503OnClosing: true,
   })
   app.decorate('db', db)
