@@ -78,7 +78,7 @@ describe('payment (Stripe)', () => {
     })
     expect(stripe.scope.isDone()).toBe(true)
     const [sent] = stripe.seen
-    expect(sent!.idempotencyKey).toBe(`${key}:charge`)
+    expect(sent!.idempotencyKey).toBe(`orchestrator:${key}:charge`)
     expect(sent!.authorization).toBe('Bearer sk_test_nock')
     expect(Object.fromEntries(sent!.form)).toMatchObject({
       amount: '24100', currency: 'eur', payment_method: 'pm_card_visa', confirm: 'true',
@@ -93,7 +93,7 @@ describe('payment (Stripe)', () => {
     const key = randomUUID().padEnd(250, 'k')
     const response = await command(app, 'POST', '/api/payments', chargeRequest(), key)
     expect(response.statusCode).toBe(201)
-    expect(stripe.seen[0]!.idempotencyKey).toBe(`${createHash('sha256').update(key).digest('hex')}:charge`)
+    expect(stripe.seen[0]!.idempotencyKey).toBe(`${createHash('sha256').update(`orchestrator:${key}`).digest('hex')}:charge`)
   })
 
   it('answers a card decline with 402 PAYMENT_DECLINED, without retrying it and without a payment', async () => {
@@ -130,7 +130,7 @@ describe('payment (Stripe)', () => {
 
     expect(response.statusCode).toBe(201)
     expect(response.json().providerPaymentId).toBe('pi_nock_after_500')
-    expect(stripe.seen.map((s) => s.idempotencyKey)).toEqual([`${key}:charge`, `${key}:charge`])
+    expect(stripe.seen.map((s) => s.idempotencyKey)).toEqual([`orchestrator:${key}:charge`, `orchestrator:${key}:charge`])
     expect(await harness.db.payment.count({ where: { bookingId: request.bookingId } })).toBe(1)
   })
 
@@ -149,7 +149,7 @@ describe('payment (Stripe)', () => {
     const retried = await command(app, 'POST', '/api/payments', request, key)
     expect(retried.statusCode).toBe(201)
     expect(retried.headers['idempotent-replayed']).toBeUndefined()
-    expect(recovered.seen[0]!.idempotencyKey).toBe(`${key}:charge`)
+    expect(recovered.seen[0]!.idempotencyKey).toBe(`orchestrator:${key}:charge`)
     expect(await harness.db.payment.count({ where: { bookingId: request.bookingId } })).toBe(1)
   })
 
@@ -176,7 +176,7 @@ describe('payment (Stripe)', () => {
 
     expect(response.statusCode).toBe(201)
     expect(response.json()).toMatchObject({ amount: 100, payment: { status: 'PARTIALLY_REFUNDED', refundedAmount: 100 } })
-    expect(stripe.seen[0]!.idempotencyKey).toBe(`${key}:refund`)
+    expect(stripe.seen[0]!.idempotencyKey).toBe(`orchestrator:${key}:refund`)
     expect(Object.fromEntries(stripe.seen[0]!.form)).toEqual({ payment_intent: 'pi_nock_refunded', amount: '10000' })
     const [row] = await harness.db.refund.findMany({ where: { paymentId: payment.paymentId } })
     expect(row!.providerRefundId).toBe('re_nock_1')
