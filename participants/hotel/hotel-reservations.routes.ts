@@ -51,7 +51,7 @@ const holdRoom = defineCommand({
   async run({ tx, params: { hotelId }, body }) {
     const { roomType: type, userId: guest, checkIn, checkOut } = body
     const problem = stayProblem(checkIn, checkOut, todayUtc())
-    if (problem) throw new AppError('INVALID_DATE_RANGE', problem, { checkIn, checkOut })
+    if (problem) throw new AppError(problem.code, problem.message, { checkIn, checkOut })
     if (!await tx.hotel.findUnique({ where: { id: hotelId }, select: { id: true } })) throw new AppError('HOTEL_NOT_FOUND', undefined, { hotelId })
     const rooms = await tx.roomType.findUnique({ where: { hotelId_roomType: { hotelId, roomType: type } } })
     if (!rooms) throw new AppError('ROOM_TYPE_NOT_FOUND', undefined, { hotelId, roomType: type })

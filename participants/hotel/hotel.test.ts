@@ -161,7 +161,6 @@ describe('hotel reservations', () => {
     const stays = [
       { checkIn: isoDateInDays(10), checkOut: isoDateInDays(10) },
       { checkIn: isoDateInDays(10), checkOut: isoDateInDays(9) },
-      { checkIn: isoDateInDays(-1), checkOut: isoDateInDays(2) },
       { checkIn: isoDateInDays(10), checkOut: isoDateInDays(41) },
     ]
     for (const stay of stays) {
@@ -170,6 +169,20 @@ describe('hotel reservations', () => {
       expect(response.json().error.code).toBe('INVALID_DATE_RANGE')
     }
     expect((await reserve(hotel.hotelId, { checkIn: isoDateInDays(0), checkOut: isoDateInDays(30) })).statusCode).toBe(201)
+  })
+
+  it('refuses a stay starting before today (UTC) with 422 STAY_IN_PAST, holds no night and answers a replay the same', async () => {
+    const hotel = await createHotel()
+    const key = randomUUID()
+    const body = { roomType: 'double', userId: 'user-1', checkIn: isoDateInDays(-1), checkOut: isoDateInDays(2), guests: 2 }
+    const refused = await command(app, 'POST', `/api/hotels/${hotel.hotelId}/reservations`, body, key)
+    expect(refused.statusCode).toBe(422)
+    expect(refused.json().error).toMatchObject({ code: 'STAY_IN_PAST', checkIn: isoDateInDays(-1) })
+    const replay = await command(app, 'POST', `/api/hotels/${hotel.hotelId}/reservations`, body, key)
+    expect([replay.statusCode, replay.headers['idempotent-replayed'], replay.body]).toEqual([422, 'true', refused.body])
+    expect(await harness.db.roomNight.count({ where: { hotelId: hotel.hotelId } })).toBe(0)
+    // Today is not the past.
+    expect((await reserve(hotel.hotelId, { checkIn: isoDateInDays(0), checkOut: isoDateInDays(1) })).statusCode).toBe(201)
   })
 
   it('refuses an unknown hotel, an unknown room type and too many guests', async () => {

@@ -18,11 +18,15 @@ export function nightsFrom(first: string, count: number): string[] {
   return Array.from({ length: count }, (_, i) => addDays(first, i))
 }
 
-/** Why a stay cannot be reserved, or undefined when it can. */
-export function stayProblem(checkIn: string, checkOut: string, today: string): string | undefined {
+/**
+ * Why a stay cannot be reserved, or undefined when it can: INVALID_DATE_RANGE for a range
+ * that is no stay (checkOut not after checkIn, more than MAX_NIGHTS nights), STAY_IN_PAST
+ * for a real stay whose first night is before today (UTC).
+ */
+export function stayProblem(checkIn: string, checkOut: string, today: string): { code: 'INVALID_DATE_RANGE' | 'STAY_IN_PAST'; message: string } | undefined {
   const nights = nightsBetween(checkIn, checkOut)
-  if (nights < 1) return 'checkOut must be after checkIn'
-  if (checkIn < today) return `checkIn must not be before today (${today}, UTC)`
-  if (nights > MAX_NIGHTS) return `A stay may last at most ${MAX_NIGHTS} nights`
+  if (nights < 1) return { code: 'INVALID_DATE_RANGE', message: 'checkOut must be after checkIn' }
+  if (nights > MAX_NIGHTS) return { code: 'INVALID_DATE_RANGE', message: `A stay may last at most ${MAX_NIGHTS} nights` }
+  if (checkIn < today) return { code: 'STAY_IN_PAST', message: `checkIn must not be before today (${today}, UTC)` }
   return undefined
 }

@@ -2,13 +2,16 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { command, expectRefusedWithoutToken, isoDateInDays, participantHarness, read } from '../../test/support/participant-harness.ts'
+import { MAX_AMOUNT } from '../../platform/vocabulary.ts'
 import { buildTourCatalog } from './tour-catalog.app.ts'
 
 const harness = participantHarness()
+// A fixed clock, so that "today" cannot slide past midnight mid-test.
+const today = new Date()
 let app: FastifyInstance
 
 beforeAll(async () => {
-  app = await buildTourCatalog({ db: harness.db, redis: harness.redis })
+  app = await buildTourCatalog({ db: harness.db, redis: harness.redis, now: () => today })
 })
 afterAll(async () => {
   await app.close()
@@ -17,7 +20,7 @@ afterAll(async () => {
 
 function tourRequest(overrides: Record<string, unknown> = {}) {
   return {
-    name: 'Sunrise kayak', date: isoDateInDays(30), capacity: 10, price: 120.5, currency: 'EUR',
+    name: 'Sunrise kayak', date: isoDateInDays(30, today), capacity: 10, price: 120.5, currency: 'EUR',
     cancellationPolicy: { minDays: 7, feePercent: 10 }, ...overrides,
   }
 }
@@ -36,7 +39,7 @@ describe('tour catalog', () => {
     const found = await read(app, `/api/tours/${tour.tourId}`)
     expect(found.statusCode).toBe(200)
     expect(found.json()).toEqual({
-      tourId: tour.tourId, name: 'Sunrise kayak', date: isoDateInDays(30), capacity: 10, availableSpots: 10,
+      tourId: tour.tourId, name: 'Sunrise kayak', date: isoDateInDays(30, today), capacity: 10, availableSpots: 10,
       price: 120.5, currency: 'EUR', cancellationPolicy: { minDays: 7, feePercent: 10 },
     })
     const list = await read(app, '/api/tours')
@@ -104,6 +107,46 @@ describe('tour catalog', () => {
     const response = await command(app, 'POST', `/api/reservations/${randomUUID()}/release`)
     expect(response.statusCode).toBe(404)
     expect(response.json().error.code).toBe('RESERVATION_NOT_FOUND')
+  })
+})
+
+describe('tour catalog: what a reservation may be', () => {
+  const reserve = (tourId: string, spots: number, key?: string) => command(app, 'POST', `/api/tours/${tourId}/reservations`, { spots }, key)
+
+  it('keeps tours dated in the past (a catalog keeps its history) but refuses to reserve them or today\'s with 422 TOUR_DEPARTED', async () => {
+    for (const days of [0, -1, -400]) {
+      const tour = await createTour({ date: isoDateInDays(days, today), capacity: 5 })
+      const key = randomUUID()
+      const refused = await reserve(tour.tourId, 1, key)
+      expect(refused.statusCode, `${days} days`).toBe(422)
+      expect(refused.json().error).toMatchObject({ code: 'TOUR_DEPARTED', tourId: tour.tourId, date: isoDateInDays(days, today) })
+      expect(await spotsLeft(tour.tourId)).toBe(5)
+      // A final answer: stored and replayed.
+      expect((await reserve(tour.tourId, 1, key)).body).toBe(refused.body)
+    }
+    const tomorrow = await createTour({ date: isoDateInDays(1, today) })
+    expect((await reserve(tomorrow.tourId, 1)).statusCode).toBe(201)
+  })
+
+  it('quotes a total up to MAX_AMOUNT and refuses one above it with 422 AMOUNT_LIMIT_EXCEEDED, taking no spot', async () => {
+    const dear = await createTour({ price: 1_000_000, currency: 'EUR', capacity: 50 })
+    const over = await reserve(dear.tourId, 21)
+    expect(over.statusCode).toBe(422)
+    expect(over.json().error).toMatchObject({ code: 'AMOUNT_LIMIT_EXCEEDED', amount: 21_000_000, maxAmount: MAX_AMOUNT, currency: 'EUR', requested: 21 })
+    expect(await spotsLeft(dear.tourId)).toBe(50)
+
+    // 20,000,000.00 EUR: 2 × 10⁹ cents, the most a minor-unit column holds with room to spare.
+    const most = await reserve(dear.tourId, 20)
+    expect(most.statusCode).toBe(201)
+    expect(most.json()).toMatchObject({ amount: MAX_AMOUNT, currency: 'EUR' })
+    expect(await spotsLeft(dear.tourId)).toBe(30)
+  })
+
+  it('quotes 11 spots of a 1,000,000 KRW tour as 11,000,000 KRW', async () => {
+    const tour = await createTour({ price: 1_000_000, currency: 'KRW', capacity: 20 })
+    const response = await reserve(tour.tourId, 11)
+    expect(response.statusCode).toBe(201)
+    expect(response.json()).toMatchObject({ amount: 11_000_000, currency: 'KRW', spots: 11 })
   })
 })
 

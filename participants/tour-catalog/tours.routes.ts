@@ -1,15 +1,20 @@
 import { randomUUID } from 'node:crypto'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import type { Tour, TourReservation } from '../../generated/prisma/client.ts'
 import { AppError } from '../../platform/errors.ts'
 import { toMajor, toMinor } from '../../platform/money.ts'
 import {
-  cancellationPolicy, capacity, currency, isoDate, name, spots, spotsLeft, unitPrice, uuid, uuidParams,
+  cancellationPolicy, capacity, currency, isoDate, MAX_AMOUNT, name, spots, spotsLeft, unitPrice, uuid, uuidParams,
 } from '../../platform/vocabulary.ts'
-import { dateOf, isoDateOf } from '../shared/calendar.ts'
+import { dateOf, isoDateOf, todayUtc } from '../shared/calendar.ts'
 import { created, defineCommand, ok } from '../shared/define-command.ts'
 import { findRow, type KeyedTable, lockRow } from '../shared/rows.ts'
 import { object } from '../shared/schema.ts'
+
+export interface TourRoutesOptions {
+  /** The clock that says which tours have departed. Default: the system clock. */
+  now?: () => Date
+}
 
 const tours: KeyedTable<Tour> = {
   table: '"tour_catalog"."tours"',
@@ -77,27 +82,41 @@ const createTour = defineCommand({
 })
 
 // Reserve spots. The quote (price × spots) is the amount the saga charges: clients never
-// name an amount. A conditional decrement makes overselling impossible under any race.
-const reserveSpots = defineCommand({
-  url: '/api/tours/:tourId/reservations',
-  params: uuidParams('tourId'),
-  body: object({ spots, currency }, { optional: ['currency'] }),
-  async run({ tx, params: { tourId }, body }) {
-    const tour = await findRow(tx, tours, tourId)
-    if (body.currency && body.currency !== tour.currency) {
-      throw new AppError('CURRENCY_MISMATCH', `This tour is sold in ${tour.currency}`)
-    }
-    const taken = await tx.tour.updateMany({
-      where: { id: tourId, availableSpots: { gte: body.spots } },
-      data: { availableSpots: { decrement: body.spots } },
-    })
-    if (taken.count === 0) throw new AppError('INSUFFICIENT_SPOTS', undefined, { tourId, requested: body.spots })
-    const reservation = await tx.tourReservation.create({
-      data: { id: randomUUID(), tourId, spots: body.spots, amountMinor: tour.priceMinor * body.spots, currency: tour.currency, status: 'RESERVED' },
-    })
-    return created({ ...reservationView(reservation), tour: tourView({ ...tour, availableSpots: tour.availableSpots - body.spots }) })
-  },
-})
+// name an amount. So it is checked here, where it is made, that the quote can be charged,
+// booked and earned on: a total above MAX_AMOUNT would be refused downstream, after the
+// spots were taken, or overflow the minor-unit columns. A tour that departs today or has
+// departed cannot be booked any more. A conditional decrement makes overselling impossible
+// under any race.
+function reserveSpots(now: () => Date) {
+  return defineCommand({
+    url: '/api/tours/:tourId/reservations',
+    params: uuidParams('tourId'),
+    body: object({ spots, currency }, { optional: ['currency'] }),
+    async run({ tx, params: { tourId }, body }) {
+      const tour = await findRow(tx, tours, tourId)
+      const today = todayUtc(now())
+      if (isoDateOf(tour.date) <= today) throw new AppError('TOUR_DEPARTED', undefined, { tourId, date: isoDateOf(tour.date), today })
+      if (body.currency && body.currency !== tour.currency) {
+        throw new AppError('CURRENCY_MISMATCH', `This tour is sold in ${tour.currency}`)
+      }
+      const amountMinor = tour.priceMinor * body.spots
+      if (amountMinor > toMinor(MAX_AMOUNT, tour.currency)) {
+        throw new AppError('AMOUNT_LIMIT_EXCEEDED', `${body.spots} spots cost ${toMajor(amountMinor, tour.currency)} ${tour.currency}; one payment moves at most ${MAX_AMOUNT}`, {
+          tourId, requested: body.spots, amount: toMajor(amountMinor, tour.currency), maxAmount: MAX_AMOUNT, currency: tour.currency,
+        })
+      }
+      const taken = await tx.tour.updateMany({
+        where: { id: tourId, availableSpots: { gte: body.spots } },
+        data: { availableSpots: { decrement: body.spots } },
+      })
+      if (taken.count === 0) throw new AppError('INSUFFICIENT_SPOTS', undefined, { tourId, requested: body.spots })
+      const reservation = await tx.tourReservation.create({
+        data: { id: randomUUID(), tourId, spots: body.spots, amountMinor, currency: tour.currency, status: 'RESERVED' },
+      })
+      return created({ ...reservationView(reservation), tour: tourView({ ...tour, availableSpots: tour.availableSpots - body.spots }) })
+    },
+  })
+}
 
 // Release a reservation: the undo of reserve, and the last step of a cancellation. Locked,
 // so the spots go back at most once whatever the key; a reservation released already is the
@@ -116,19 +135,23 @@ const releaseReservation = defineCommand({
   },
 })
 
-export default async function tourRoutes(app: FastifyInstance): Promise<void> {
-  app.get('/api/tours', async () => {
-    const all = await app.db.tour.findMany({ orderBy: [{ date: 'asc' }, { name: 'asc' }] })
-    return all.map(tourView)
-  })
+/** The catalog: tours, and reservations of their spots. */
+export function tourRoutes(options: TourRoutesOptions = {}): FastifyPluginAsync {
+  const now = options.now ?? (() => new Date())
+  return async function routes(app: FastifyInstance): Promise<void> {
+    app.get('/api/tours', async () => {
+      const all = await app.db.tour.findMany({ orderBy: [{ date: 'asc' }, { name: 'asc' }] })
+      return all.map(tourView)
+    })
 
-  app.get<{ Params: { tourId: string } }>('/api/tours/:tourId', { schema: { params: uuidParams('tourId') } },
-    async (request) => tourView(await findRow(app.db, tours, request.params.tourId)))
+    app.get<{ Params: { tourId: string } }>('/api/tours/:tourId', { schema: { params: uuidParams('tourId') } },
+      async (request) => tourView(await findRow(app.db, tours, request.params.tourId)))
 
-  app.get<{ Params: { reservationId: string } }>('/api/reservations/:reservationId', { schema: { params: uuidParams('reservationId') } },
-    async (request) => reservationView(await findRow(app.db, reservations, request.params.reservationId)))
+    app.get<{ Params: { reservationId: string } }>('/api/reservations/:reservationId', { schema: { params: uuidParams('reservationId') } },
+      async (request) => reservationView(await findRow(app.db, reservations, request.params.reservationId)))
 
-  await app.register(createTour)
-  await app.register(reserveSpots)
-  await app.register(releaseReservation)
+    await app.register(createTour)
+    await app.register(reserveSpots(now))
+    await app.register(releaseReservation)
+  }
 }
