@@ -192,6 +192,18 @@ describe('booking', () => {
       expect((await harness.db.booking.findUniqueOrThrow({ where: { id: booking.bookingId } })).cancelledFrom).toBe('PENDING')
     })
 
+    it('answers the undo of create on a booking cancelled already with 409 BOOKING_ALREADY_CANCELLED and changes nothing', async () => {
+      // The orchestrator reads this code as "already in the state asked for".
+      const booking = await createBooking()
+      const undo = { userId: booking.userId, reason: 'booking saga rolled back' }
+      expect((await cancel(booking.bookingId, undo)).statusCode).toBe(200)
+      const stored = await harness.db.booking.findUniqueOrThrow({ where: { id: booking.bookingId } })
+      const again = await cancel(booking.bookingId, undo)
+      expect(again.statusCode).toBe(409)
+      expect(again.json().error.code).toBe('BOOKING_ALREADY_CANCELLED')
+      expect(await harness.db.booking.findUniqueOrThrow({ where: { id: booking.bookingId } })).toEqual(stored)
+    })
+
     it('refuses to cancel twice with BOOKING_ALREADY_CANCELLED', async () => {
       const booking = await confirmedBooking()
       expect((await cancel(booking.bookingId, { userId: booking.userId })).statusCode).toBe(200)
@@ -231,6 +243,17 @@ describe('booking', () => {
       await cancel(booking.bookingId, { userId: booking.userId })
       const response = await command(app, 'POST', `/api/bookings/${booking.bookingId}/reinstate`)
       expect(response.json().status).toBe('PENDING')
+    })
+
+    it('answers 200 with the reinstated booking when reinstated again under another key', async () => {
+      const booking = await confirmedBooking()
+      await cancel(booking.bookingId, { userId: booking.userId })
+      const first = await command(app, 'POST', `/api/bookings/${booking.bookingId}/reinstate`)
+      const again = await command(app, 'POST', `/api/bookings/${booking.bookingId}/reinstate`)
+      expect([first.statusCode, again.statusCode]).toEqual([200, 200])
+      expect(again.headers['idempotent-replayed']).toBeUndefined()
+      expect(again.json()).toEqual(first.json())
+      expect(again.json().status).toBe('CONFIRMED')
     })
 
     it('answers with the current booking when there is nothing to undo', async () => {
