@@ -69,7 +69,7 @@ export async function buildParticipant(options: ParticipantOptions): Promise<Fas
     frameworkErrors,
     // Room for an Idempotency-Key in a path (the fence's), percent-encoded; uuids and user ids
     // are much shorter and their schemas say so.
-    maxParamLength: MAX_ENCODED_KEY_LENGTH,
+    routerOptions: { maxParamLength: MAX_ENCODED_KEY_LENGTH },
     return503OnClosing: true,
   })
   app.decorate('db', db)
