@@ -51,6 +51,23 @@ export const reference = { type: 'string', minLength: 1, maxLength: 200 } as con
 /** A short name: a hotel's room type. */
 export const roomType = { type: 'string', minLength: 1, maxLength: 50 } as const
 
+/** The name something is shown under: a tour, a hotel. */
+export const name = { type: 'string', minLength: 1, maxLength: 200 } as const
+
+/** Free text that describes something, e.g. a charge on a statement. */
+export const description = { type: 'string', maxLength: 500 } as const
+
+/** The id of the saga a command belongs to, as the orchestrator sends it (a uuid today). */
+export const sagaId = { type: 'string', minLength: 1, maxLength: 64 } as const
+
+/** Places on one tour: how many it has, and how many are left. */
+export const MAX_CAPACITY = 100_000
+export const capacity = { type: 'integer', minimum: 1, maximum: MAX_CAPACITY } as const
+export const spotsLeft = { type: 'integer', minimum: 0, maximum: MAX_CAPACITY } as const
+
+/** Rooms of one type a hotel has. */
+export const roomCount = { type: 'integer', minimum: 1, maximum: 10_000 } as const
+
 /** A tour's cancellation policy: at least `minDays` before the tour, refund minus `feePercent`. */
 export const cancellationPolicy = {
   type: 'object',

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, InjectOptions } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ParticipantName } from '../platform/services.ts'
+import { MAX_AMOUNT, MAX_GUESTS, reference, userId as userIdField } from '../platform/vocabulary.ts'
 import { command, isoDateInDays } from './support/participant-harness.ts'
 import { startSystem, TOKENS, type TestSystem } from './support/system.ts'
 
@@ -744,13 +745,13 @@ function targets(): Target[] {
     command('tour-catalog', '/api/reservations/:reservationId/release', { params: { reservationId: id() }, acceptsAnyBody: true }),
     read('tour-catalog', '/api/reservations/:reservationId', { params: { reservationId: id() } }),
 
-    read('booking', '/api/bookings', { query: { fields: { userId: req(text(1, 100)) }, valid: { userId }, strict: false } }),
+    read('booking', '/api/bookings', { query: { fields: { userId: req(text(1, userIdField.maxLength)) }, valid: { userId }, strict: false } }),
     read('booking', '/api/bookings/:bookingId', { params: { bookingId: id() } }),
     command('booking', '/api/bookings', {
       body: {
         fields: {
-          reservationId: req(uuid), tourId: req(uuid), userId: req(text(1, 100)), numberOfSpots: req(int(1, 50)),
-          totalPrice: req({ kind: 'number', min: 0, max: 100_000_000 }), currency: req(currency), tourDate: req(date), cancellationPolicy: req(policy),
+          reservationId: req(uuid), tourId: req(uuid), userId: req(text(1, userIdField.maxLength)), numberOfSpots: req(int(1, 50)),
+          totalPrice: req({ kind: 'number', min: 0, max: MAX_AMOUNT }), currency: req(currency), tourDate: req(date), cancellationPolicy: req(policy),
         },
         valid: () => ({
           reservationId: SAMPLE_UUID, tourId: fixture.tourId, userId, numberOfSpots: 1, totalPrice: 40, currency: 'EUR',
@@ -759,12 +760,12 @@ function targets(): Target[] {
       },
     }),
     command('booking', '/api/bookings/:bookingId/confirm', {
-      params: { bookingId: id() }, body: { fields: { paymentId: req(text(1, 255)) }, valid: () => ({ paymentId: SAMPLE_UUID }) },
+      params: { bookingId: id() }, body: { fields: { paymentId: req(text(1, reference.maxLength)) }, valid: () => ({ paymentId: SAMPLE_UUID }) },
     }),
     command('booking', '/api/bookings/:bookingId/cancel', {
       params: { bookingId: id() },
       body: {
-        fields: { userId: req(text(1, 100)), reason: opt(text(0, 500)), expectedStatus: opt({ kind: 'enum', values: ['PENDING', 'CONFIRMED'] }) },
+        fields: { userId: req(text(1, userIdField.maxLength)), reason: opt(text(0, 500)), expectedStatus: opt({ kind: 'enum', values: ['PENDING', 'CONFIRMED'] }) },
         valid: () => ({ userId, reason: 'no', expectedStatus: 'CONFIRMED' }),
       },
     }),
@@ -792,7 +793,7 @@ function targets(): Target[] {
     command('hotel', '/api/hotels/:hotelId/reservations', {
       params: { hotelId: { kind: 'uuid', value: fixture.hotelId } },
       body: {
-        fields: { roomType: req(text(1, 50)), userId: req(text(1, 200)), checkIn: req(date), checkOut: req(date), guests: req(int(1, 100)) },
+        fields: { roomType: req(text(1, 50)), userId: req(text(1, 200)), checkIn: req(date), checkOut: req(date), guests: req(int(1, MAX_GUESTS)) },
         valid: () => ({ roomType: 'double', userId, checkIn: isoDateInDays(40), checkOut: isoDateInDays(41), guests: 1 }),
       },
     }),
@@ -804,7 +805,7 @@ function targets(): Target[] {
     command('loyalty', '/api/loyalty/accounts/:userId/points', {
       params: { userId: { kind: 'text', value: userId } },
       body: {
-        fields: { amount: req({ kind: 'number', min: 0, max: 10_000_000 }), currency: req(currency), reference: req(text(1, 200)) },
+        fields: { amount: req({ kind: 'number', min: 0, max: MAX_AMOUNT }), currency: req(currency), reference: req(text(1, reference.maxLength)) },
         valid: () => ({ amount: 100, currency: 'EUR', reference: `${tag}-ref` }),
       },
     }),
@@ -826,20 +827,20 @@ function targets(): Target[] {
       query: { fields: { userId: req(text(1, 200)), limit: opt(int(1, 200)) }, valid: { userId, limit: '5' }, strict: false },
     }),
 
-    read('payment', '/api/payments', { query: { fields: { bookingId: opt(text(1, 100)), reservationId: opt(text(1, 100)) }, valid: { bookingId: `${tag}-booking` }, strict: false } }),
+    read('payment', '/api/payments', { query: { fields: { bookingId: opt(text(1, reference.maxLength)), reservationId: opt(text(1, reference.maxLength)) }, valid: { bookingId: `${tag}-booking` }, strict: false } }),
     read('payment', '/api/payments/:paymentId', { params: { paymentId: id() } }),
     command('payment', '/api/payments', {
       body: {
         fields: {
-          userId: req(text(1, 100)), amount: req({ kind: 'number', min: 0, max: 100_000_000, exclusiveMin: true }), currency: req(currency),
-          paymentMethod: req(text(1, 255)), bookingId: opt(text(1, 100)), reservationId: opt(text(1, 100)), description: opt(text(0, 500)),
+          userId: req(text(1, userIdField.maxLength)), amount: req({ kind: 'number', min: 0, max: MAX_AMOUNT, exclusiveMin: true }), currency: req(currency),
+          paymentMethod: req(text(1, 255)), bookingId: opt(text(1, reference.maxLength)), reservationId: opt(text(1, reference.maxLength)), description: opt(text(0, 500)),
         },
         valid: () => ({ userId, amount: 12.5, currency: 'EUR', paymentMethod: 'pm_card_visa', bookingId: `${tag}-booking`, description: 'x' }),
       },
     }),
     command('payment', '/api/payments/:paymentId/refunds', {
       params: { paymentId: id() },
-      body: { fields: { amount: opt({ kind: 'number', min: 0, max: 100_000_000 }), reason: opt(text(0, 500)) }, valid: () => ({ amount: 1, reason: 'x' }) },
+      body: { fields: { amount: opt({ kind: 'number', min: 0, max: MAX_AMOUNT }), reason: opt(text(0, 500)) }, valid: () => ({ amount: 1, reason: 'x' }) },
     }),
   ]
 

@@ -10,6 +10,9 @@ import { type LoadOutcome, round, summarize } from '../lib/stats.ts'
 
 const CLIENT_TOKEN = 'bench-client-token'
 const SUPPORT_TOKEN = 'bench-support-token'
+// Production refuses dev tokens; the orchestrator sends this one, and so does the bench itself
+// when it creates its tours at the catalog.
+const SERVICE_TOKEN = 'bench-service-token-0001'
 
 export interface ProductScenario extends LoadOutcome {
   /** Where a saga's end-to-end time went, mean ms per saga. */
@@ -64,6 +67,7 @@ export async function runProductSection(context: BenchContext): Promise<ProductS
     REDIS_URL: context.redisUrl,
     NODE_ENV: 'production',
     API_TOKENS: `client:${CLIENT_TOKEN},support:${SUPPORT_TOKEN}`,
+    SERVICE_TOKENS: `orchestrator:${SERVICE_TOKEN}`,
     RATE_LIMIT_MAX: '0',
     STRIPE_SECRET_KEY: '', // the payment simulator, never Stripe
     LOG_LEVEL: 'info',
@@ -83,7 +87,7 @@ export async function runProductSection(context: BenchContext): Promise<ProductS
     const tours: string[] = []
     for (let i = 0; i < Math.max(...context.plan.concurrencies); i++) {
       const created = await requestJson('POST', `${services.get('tour-catalog')!.url}/api/tours`, {
-        headers: { 'idempotency-key': randomUUID() },
+        headers: { authorization: `Bearer ${SERVICE_TOKEN}`, 'idempotency-key': randomUUID() },
         body: { name: `Bench tour ${i}`, date: '2027-06-01', capacity: 100_000, price: 120, currency: 'EUR', cancellationPolicy: { minDays: 7, feePercent: 20 } },
       })
       if (created.status !== 201) throw new Error(`creating a tour answered ${created.status}: ${created.text}`)

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { command, isoDateInDays, participantHarness } from '../../test/support/participant-harness.ts'
+import { command, expectRefusedWithoutToken, isoDateInDays, participantHarness, read } from '../../test/support/participant-harness.ts'
 import { buildBooking } from './booking.app.ts'
 
 const harness = participantHarness()
@@ -38,7 +38,7 @@ async function confirmedBooking(overrides: Record<string, unknown> = {}) {
   return response.json()
 }
 
-const read = async (bookingId: string) => (await app.inject({ method: 'GET', url: `/api/bookings/${bookingId}` })).json()
+const bookingOf = async (bookingId: string) => (await read(app, `/api/bookings/${bookingId}`)).json()
 const cancel = (bookingId: string, body: Record<string, unknown>, key?: string) =>
   command(app, 'POST', `/api/bookings/${bookingId}/cancel`, body, key)
 
@@ -54,7 +54,7 @@ describe('booking', () => {
       tourDate: request.tourDate, cancellationPolicy: { minDays: 7, feePercent: 10 }, refundAmount: null,
       cancellationReason: null, cancelledAt: null, createdAt: expect.any(String), updatedAt: expect.any(String),
     })
-    expect(await read(booking.bookingId)).toEqual(booking)
+    expect(await bookingOf(booking.bookingId)).toEqual(booking)
   })
 
   it('lists a user\'s bookings', async () => {
@@ -62,7 +62,7 @@ describe('booking', () => {
     const first = await createBooking({ userId })
     const second = await createBooking({ userId })
     await createBooking()
-    const list = await app.inject({ method: 'GET', url: `/api/bookings?userId=${userId}` })
+    const list = await read(app, `/api/bookings?userId=${userId}`)
     expect(list.json().map((b: { bookingId: string }) => b.bookingId).sort()).toEqual([first.bookingId, second.bookingId].sort())
   })
 
@@ -90,7 +90,7 @@ describe('booking', () => {
   it('answers BOOKING_NOT_FOUND for an unknown booking, on reads and on every command', async () => {
     const bookingId = randomUUID()
     const answers = await Promise.all([
-      app.inject({ method: 'GET', url: `/api/bookings/${bookingId}` }),
+      read(app, `/api/bookings/${bookingId}`),
       command(app, 'POST', `/api/bookings/${bookingId}/confirm`, { paymentId: 'pay-1' }),
       cancel(bookingId, { userId: 'anyone' }),
       command(app, 'POST', `/api/bookings/${bookingId}/reinstate`),
@@ -108,7 +108,7 @@ describe('booking', () => {
       const response = await command(app, 'POST', `/api/bookings/${booking.bookingId}/confirm`, { paymentId })
       expect(response.statusCode).toBe(200)
       expect(response.json()).toMatchObject({ bookingId: booking.bookingId, status: 'CONFIRMED', paymentId })
-      expect(await read(booking.bookingId)).toMatchObject({ status: 'CONFIRMED', paymentId })
+      expect(await bookingOf(booking.bookingId)).toMatchObject({ status: 'CONFIRMED', paymentId })
     })
 
     it('treats confirming again with the same payment as done, and with another payment as a conflict', async () => {
@@ -129,7 +129,7 @@ describe('booking', () => {
       const response = await command(app, 'POST', `/api/bookings/${booking.bookingId}/confirm`, { paymentId: randomUUID() })
       expect(response.statusCode).toBe(409)
       expect(response.json().error.code).toBe('BOOKING_NOT_PENDING')
-      expect((await read(booking.bookingId)).status).toBe('CANCELLED')
+      expect((await bookingOf(booking.bookingId)).status).toBe('CANCELLED')
     })
   })
 
@@ -151,7 +151,7 @@ describe('booking', () => {
       const response = await cancel(booking.bookingId, { userId: 'not-the-owner' })
       expect(response.statusCode).toBe(422)
       expect(response.json().error.code).toBe('BOOKING_OWNER_MISMATCH')
-      expect(await read(booking.bookingId)).toEqual(booking)
+      expect(await bookingOf(booking.bookingId)).toEqual(booking)
     })
 
     it('allows cancelling exactly minDays before the tour, with the fee', async () => {
@@ -166,7 +166,7 @@ describe('booking', () => {
       const response = await cancel(booking.bookingId, { userId: booking.userId })
       expect(response.statusCode).toBe(422)
       expect(response.json().error).toMatchObject({ code: 'CANCELLATION_NOT_ALLOWED', daysBefore: 6, minDays: 7 })
-      expect(await read(booking.bookingId)).toEqual(booking)
+      expect(await bookingOf(booking.bookingId)).toEqual(booking)
     })
 
     it('rounds the refund to the nearest minor unit', async () => {
@@ -190,6 +190,18 @@ describe('booking', () => {
       expect(response.statusCode).toBe(200)
       expect(response.json()).toMatchObject({ status: 'CANCELLED', refundAmount: 0, currency: 'EUR' })
       expect((await harness.db.booking.findUniqueOrThrow({ where: { id: booking.bookingId } })).cancelledFrom).toBe('PENDING')
+    })
+
+    it('answers the undo of create on a booking cancelled already with 409 BOOKING_ALREADY_CANCELLED and changes nothing', async () => {
+      // The orchestrator reads this code as "already in the state asked for".
+      const booking = await createBooking()
+      const undo = { userId: booking.userId, reason: 'booking saga rolled back' }
+      expect((await cancel(booking.bookingId, undo)).statusCode).toBe(200)
+      const stored = await harness.db.booking.findUniqueOrThrow({ where: { id: booking.bookingId } })
+      const again = await cancel(booking.bookingId, undo)
+      expect(again.statusCode).toBe(409)
+      expect(again.json().error.code).toBe('BOOKING_ALREADY_CANCELLED')
+      expect(await harness.db.booking.findUniqueOrThrow({ where: { id: booking.bookingId } })).toEqual(stored)
     })
 
     it('refuses to cancel twice with BOOKING_ALREADY_CANCELLED', async () => {
@@ -233,11 +245,53 @@ describe('booking', () => {
       expect(response.json().status).toBe('PENDING')
     })
 
+    it('answers 200 with the reinstated booking when reinstated again under another key', async () => {
+      const booking = await confirmedBooking()
+      await cancel(booking.bookingId, { userId: booking.userId })
+      const first = await command(app, 'POST', `/api/bookings/${booking.bookingId}/reinstate`)
+      const again = await command(app, 'POST', `/api/bookings/${booking.bookingId}/reinstate`)
+      expect([first.statusCode, again.statusCode]).toEqual([200, 200])
+      expect(again.headers['idempotent-replayed']).toBeUndefined()
+      expect(again.json()).toEqual(first.json())
+      expect(again.json().status).toBe('CONFIRMED')
+    })
+
     it('answers with the current booking when there is nothing to undo', async () => {
       const booking = await confirmedBooking()
       const response = await command(app, 'POST', `/api/bookings/${booking.bookingId}/reinstate`)
       expect(response.statusCode).toBe(200)
       expect(response.json()).toEqual(booking)
     })
+  })
+})
+
+describe('booking without a service token', () => {
+  it('refuses every command with 401 and applies none of them', async () => {
+    const request = bookingRequest()
+    const pending = await createBooking()
+    const confirmed = await confirmedBooking()
+    const cancelled = await createBooking()
+    await cancel(cancelled.bookingId, { userId: cancelled.userId })
+
+    const create = await expectRefusedWithoutToken(app, harness.db, 'booking', '/api/bookings', request)
+    const confirm = await expectRefusedWithoutToken(app, harness.db, 'booking', `/api/bookings/${pending.bookingId}/confirm`, { paymentId: randomUUID() })
+    const cancelIt = await expectRefusedWithoutToken(app, harness.db, 'booking', `/api/bookings/${confirmed.bookingId}/cancel`, { userId: confirmed.userId })
+    const reinstate = await expectRefusedWithoutToken(app, harness.db, 'booking', `/api/bookings/${cancelled.bookingId}/reinstate`)
+    expect(await harness.db.booking.count({ where: { reservationId: request.reservationId } })).toBe(0)
+    expect((await bookingOf(pending.bookingId)).status).toBe('PENDING')
+    expect((await bookingOf(confirmed.bookingId)).status).toBe('CONFIRMED')
+    expect((await bookingOf(cancelled.bookingId)).status).toBe('CANCELLED')
+
+    expect((await create.withToken()).statusCode).toBe(201)
+    expect((await confirm.withToken()).json().status).toBe('CONFIRMED')
+    expect((await cancelIt.withToken()).json().status).toBe('CANCELLED')
+    expect((await reinstate.withToken()).json().status).toBe('PENDING')
+  })
+
+  it('refuses reads too', async () => {
+    const booking = await createBooking()
+    for (const url of [`/api/bookings/${booking.bookingId}`, `/api/bookings?userId=${booking.userId}`]) {
+      expect((await app.inject({ method: 'GET', url })).statusCode, url).toBe(401)
+    }
   })
 })

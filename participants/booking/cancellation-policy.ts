@@ -1,7 +1,7 @@
+import { daysBetween, isoDateOf, todayUtc } from '../shared/calendar.ts'
+
 // The cancellation policy of a booking: the snapshot of the tour's policy the customer agreed
 // to when booking. Pure arithmetic on integer minor units; the routes do the I/O.
-
-const DAY_MS = 86_400_000
 
 export interface CancellationPolicy {
   /** Cancelling is allowed while the tour is at least this many whole days ahead. */
@@ -19,9 +19,7 @@ export type CancellationQuote =
  * is past. Both sides are taken at UTC midnight, so the time of day never shifts the answer.
  */
 export function daysBeforeTour(tourDate: Date, today: Date): number {
-  const startOfToday = Date.UTC(today.getUTCFullYear(), today.getUTCMonth(), today.getUTCDate())
-  const startOfTour = Date.UTC(tourDate.getUTCFullYear(), tourDate.getUTCMonth(), tourDate.getUTCDate())
-  return Math.round((startOfTour - startOfToday) / DAY_MS)
+  return daysBetween(todayUtc(today), isoDateOf(tourDate))
 }
 
 /** The refund for cancelling now: the price minus the fee, rounded to the nearest minor unit. */

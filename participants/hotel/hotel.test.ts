@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { command, isoDateInDays, participantHarness } from '../../test/support/participant-harness.ts'
+import { command, expectRefusedWithoutToken, isoDateInDays, participantHarness, read } from '../../test/support/participant-harness.ts'
 import { buildHotel } from './hotel.app.ts'
 
 const harness = participantHarness()
@@ -32,7 +32,7 @@ function reserve(hotelId: string, overrides: Record<string, unknown> = {}) {
 
 /** Free rooms of a type per night, as GET /api/hotels/:hotelId reports them. */
 async function freeRooms(hotelId: string, roomType: string, days = 30): Promise<Record<string, number>> {
-  const response = await app.inject({ method: 'GET', url: `/api/hotels/${hotelId}?days=${days}` })
+  const response = await read(app, `/api/hotels/${hotelId}?days=${days}`)
   expect(response.statusCode).toBe(200)
   const type = response.json().roomTypes.find((t: { roomType: string }) => t.roomType === roomType)
   return Object.fromEntries(type.availability.map((night: { date: string; freeRooms: number }) => [night.date, night.freeRooms]))
@@ -44,23 +44,23 @@ describe('hotels', () => {
     const created = await createHotel({ hotelId })
     expect(created).toEqual({ hotelId, name: 'Harbour View', roomTypes: [double, suite] })
 
-    const read = await app.inject({ method: 'GET', url: `/api/hotels/${hotelId}` })
-    expect(read.statusCode).toBe(200)
-    const body = read.json()
+    const found = await read(app, `/api/hotels/${hotelId}`)
+    expect(found.statusCode).toBe(200)
+    const body = found.json()
     expect(body).toMatchObject({ hotelId, name: 'Harbour View', roomTypes: [double, suite] })
     for (const roomType of body.roomTypes) {
       expect(roomType.availability).toHaveLength(30)
       expect(roomType.availability[0]).toEqual({ date: isoDateInDays(0), freeRooms: roomType.totalRooms })
       expect(roomType.availability[29]).toEqual({ date: isoDateInDays(29), freeRooms: roomType.totalRooms })
     }
-    const list = await app.inject({ method: 'GET', url: '/api/hotels' })
+    const list = await read(app, '/api/hotels')
     expect(list.json().map((h: { hotelId: string }) => h.hotelId)).toContain(hotelId)
   })
 
   it('shows as many nights as asked for, up to 365', async () => {
     const hotel = await createHotel()
     expect(Object.keys(await freeRooms(hotel.hotelId, 'double', 365))).toHaveLength(365)
-    const tooMany = await app.inject({ method: 'GET', url: `/api/hotels/${hotel.hotelId}?days=366` })
+    const tooMany = await read(app, `/api/hotels/${hotel.hotelId}?days=366`)
     expect(tooMany.statusCode).toBe(400)
     expect(tooMany.json().error.code).toBe('VALIDATION_FAILED')
   })
@@ -88,7 +88,7 @@ describe('hotels', () => {
   })
 
   it('answers 404 HOTEL_NOT_FOUND for an unknown hotel', async () => {
-    const response = await app.inject({ method: 'GET', url: `/api/hotels/${randomUUID()}` })
+    const response = await read(app, `/api/hotels/${randomUUID()}`)
     expect(response.statusCode).toBe(404)
     expect(response.json().error.code).toBe('HOTEL_NOT_FOUND')
   })
@@ -104,8 +104,8 @@ describe('hotel reservations', () => {
       reservationId: expect.any(String), hotelId: hotel.hotelId, roomType: 'double', userId: 'user-7',
       checkIn: isoDateInDays(10), checkOut: isoDateInDays(13), guests: 2, nights: 3, amount: 269.7, currency: 'EUR', status: 'HELD',
     })
-    const read = await app.inject({ method: 'GET', url: `/api/hotel-reservations/${reservation.reservationId}` })
-    expect(read.json()).toEqual(reservation)
+    const found = await read(app, `/api/hotel-reservations/${reservation.reservationId}`)
+    expect(found.json()).toEqual(reservation)
   })
 
   it('shows held nights in the availability and leaves the check-out night free', async () => {
@@ -161,7 +161,6 @@ describe('hotel reservations', () => {
     const stays = [
       { checkIn: isoDateInDays(10), checkOut: isoDateInDays(10) },
       { checkIn: isoDateInDays(10), checkOut: isoDateInDays(9) },
-      { checkIn: isoDateInDays(-1), checkOut: isoDateInDays(2) },
       { checkIn: isoDateInDays(10), checkOut: isoDateInDays(41) },
     ]
     for (const stay of stays) {
@@ -170,6 +169,20 @@ describe('hotel reservations', () => {
       expect(response.json().error.code).toBe('INVALID_DATE_RANGE')
     }
     expect((await reserve(hotel.hotelId, { checkIn: isoDateInDays(0), checkOut: isoDateInDays(30) })).statusCode).toBe(201)
+  })
+
+  it('refuses a stay starting before today (UTC) with 422 STAY_IN_PAST, holds no night and answers a replay the same', async () => {
+    const hotel = await createHotel()
+    const key = randomUUID()
+    const body = { roomType: 'double', userId: 'user-1', checkIn: isoDateInDays(-1), checkOut: isoDateInDays(2), guests: 2 }
+    const refused = await command(app, 'POST', `/api/hotels/${hotel.hotelId}/reservations`, body, key)
+    expect(refused.statusCode).toBe(422)
+    expect(refused.json().error).toMatchObject({ code: 'STAY_IN_PAST', checkIn: isoDateInDays(-1) })
+    const replay = await command(app, 'POST', `/api/hotels/${hotel.hotelId}/reservations`, body, key)
+    expect([replay.statusCode, replay.headers['idempotent-replayed'], replay.body]).toEqual([422, 'true', refused.body])
+    expect(await harness.db.roomNight.count({ where: { hotelId: hotel.hotelId } })).toBe(0)
+    // Today is not the past.
+    expect((await reserve(hotel.hotelId, { checkIn: isoDateInDays(0), checkOut: isoDateInDays(1) })).statusCode).toBe(201)
   })
 
   it('refuses an unknown hotel, an unknown room type and too many guests', async () => {
@@ -218,8 +231,8 @@ describe('hotel reservations', () => {
     expect(second.json()).toMatchObject({ status: 'RELEASED', releasedNights: 0 })
     const free = await freeRooms(hotel.hotelId, 'double')
     expect([free[isoDateInDays(10)], free[isoDateInDays(11)], free[isoDateInDays(12)]]).toEqual([2, 2, 2])
-    const read = await app.inject({ method: 'GET', url: `/api/hotel-reservations/${reservation.reservationId}` })
-    expect(read.json().status).toBe('RELEASED')
+    const found = await read(app, `/api/hotel-reservations/${reservation.reservationId}`)
+    expect(found.json().status).toBe('RELEASED')
   })
 
   it('releases a confirmed stay too', async () => {
@@ -236,10 +249,43 @@ describe('hotel reservations', () => {
     for (const response of [
       await command(app, 'POST', `/api/hotel-reservations/${id}/confirm`),
       await command(app, 'POST', `/api/hotel-reservations/${id}/release`),
-      await app.inject({ method: 'GET', url: `/api/hotel-reservations/${id}` }),
+      await read(app, `/api/hotel-reservations/${id}`),
     ]) {
       expect(response.statusCode).toBe(404)
       expect(response.json().error.code).toBe('HOTEL_RESERVATION_NOT_FOUND')
+    }
+  })
+})
+
+describe('hotel without a service token', () => {
+  it('refuses every command with 401 and holds, confirms or releases nothing', async () => {
+    const hotel = await createHotel()
+    const held = (await reserve(hotel.hotelId)).json()
+    const toRelease = (await reserve(hotel.hotelId, { roomType: 'suite', guests: 1 })).json()
+    const name = `nameless-${randomUUID()}`
+    const stay = { roomType: 'double', userId: 'user-1', checkIn: isoDateInDays(10), checkOut: isoDateInDays(13), guests: 2 }
+
+    const creating = await expectRefusedWithoutToken(app, harness.db, 'hotel', '/api/hotels', { name, roomTypes: [double] })
+    const reserving = await expectRefusedWithoutToken(app, harness.db, 'hotel', `/api/hotels/${hotel.hotelId}/reservations`, stay)
+    const confirming = await expectRefusedWithoutToken(app, harness.db, 'hotel', `/api/hotel-reservations/${held.reservationId}/confirm`)
+    const releasing = await expectRefusedWithoutToken(app, harness.db, 'hotel', `/api/hotel-reservations/${toRelease.reservationId}/release`)
+    expect(await harness.db.hotel.count({ where: { name } })).toBe(0)
+    expect(await freeRooms(hotel.hotelId, 'double')).toMatchObject({ [isoDateInDays(10)]: 2 })
+    expect(await freeRooms(hotel.hotelId, 'suite')).toMatchObject({ [isoDateInDays(10)]: 0 })
+    expect((await read(app, `/api/hotel-reservations/${held.reservationId}`)).json().status).toBe('HELD')
+
+    expect((await creating.withToken()).statusCode).toBe(201)
+    expect((await reserving.withToken()).statusCode).toBe(201)
+    expect((await confirming.withToken()).json().status).toBe('CONFIRMED')
+    expect((await releasing.withToken()).json()).toMatchObject({ status: 'RELEASED', releasedNights: 3 })
+    expect(await freeRooms(hotel.hotelId, 'double')).toMatchObject({ [isoDateInDays(10)]: 1 })
+    expect(await freeRooms(hotel.hotelId, 'suite')).toMatchObject({ [isoDateInDays(10)]: 1 })
+  })
+
+  it('refuses reads too', async () => {
+    const hotel = await createHotel()
+    for (const url of ['/api/hotels', `/api/hotels/${hotel.hotelId}`]) {
+      expect((await app.inject({ method: 'GET', url })).statusCode, url).toBe(401)
     }
   })
 })

@@ -2,68 +2,27 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import type { Hotel, RoomType } from '../../generated/prisma/client.ts'
 import { AppError } from '../../platform/errors.ts'
-import { currency as currencySchema } from '../../platform/vocabulary.ts'
 import { toMajor, toMinor } from '../../platform/money.ts'
-import { addDays, isoDateOf, nightsFrom, todayUtc } from './stay.ts'
-
-const uuid = { type: 'string', format: 'uuid' } as const
-const hotelParams = { type: 'object', properties: { hotelId: uuid }, required: ['hotelId'] } as const
+import { currency, guests, name, nightlyPrice, roomCount, roomType, uuid, uuidParams } from '../../platform/vocabulary.ts'
+import { addDays, dateOf, isoDateOf, todayUtc } from '../shared/calendar.ts'
+import { created, defineCommand } from '../shared/define-command.ts'
+import { findRow, type KeyedTable } from '../shared/rows.ts'
+import { object } from '../shared/schema.ts'
+import { nightsFrom } from './stay.ts'
 
 /** Nights of availability GET /api/hotels/:hotelId shows. Default 30, at most 365. */
 const DEFAULT_DAYS = 30
 const MAX_DAYS = 365
 
-const hotelBody = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['name', 'roomTypes'],
-  properties: {
-    hotelId: uuid,
-    name: { type: 'string', minLength: 1, maxLength: 200 },
-    roomTypes: {
-      type: 'array',
-      minItems: 1,
-      maxItems: 50,
-      items: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['roomType', 'capacity', 'totalRooms', 'pricePerNight', 'currency'],
-        properties: {
-          roomType: { type: 'string', minLength: 1, maxLength: 50 },
-          capacity: { type: 'integer', minimum: 1, maximum: 20 },
-          totalRooms: { type: 'integer', minimum: 1, maximum: 10_000 },
-          // Capped so that price × the longest stay still fits the integer amount column.
-          pricePerNight: { type: 'number', exclusiveMinimum: 0, maximum: 100_000 },
-          currency: currencySchema,
-        },
-      },
-    },
-  },
-} as const
-
-interface RoomTypeBody {
-  roomType: string
-  capacity: number
-  totalRooms: number
-  pricePerNight: number
-  currency: string
-}
-
-interface HotelBody {
-  hotelId?: string
-  name: string
-  roomTypes: RoomTypeBody[]
-}
-
 type HotelWithRooms = Hotel & { roomTypes: RoomType[] }
 
-function roomTypeView(roomType: RoomType) {
+function roomTypeView(type: RoomType) {
   return {
-    roomType: roomType.roomType,
-    capacity: roomType.capacity,
-    totalRooms: roomType.totalRooms,
-    pricePerNight: toMajor(roomType.pricePerNightMinor, roomType.currency),
-    currency: roomType.currency,
+    roomType: type.roomType,
+    capacity: type.capacity,
+    totalRooms: type.totalRooms,
+    pricePerNight: toMajor(type.pricePerNightMinor, type.currency),
+    currency: type.currency,
   }
 }
 
@@ -73,79 +32,92 @@ export function hotelView(hotel: HotelWithRooms) {
 
 const roomTypeOrder = { roomType: 'asc' } as const
 
-export default async function hotelRoutes(app: FastifyInstance): Promise<void> {
-  app.get('/api/hotels', async () => {
-    const hotels = await app.db.hotel.findMany({ include: { roomTypes: { orderBy: roomTypeOrder } }, orderBy: [{ name: 'asc' }, { id: 'asc' }] })
-    return hotels.map(hotelView)
-  })
+const hotels: KeyedTable<HotelWithRooms> = {
+  table: '"hotel"."hotels"',
+  read: (tx, id) => tx.hotel.findUnique({ where: { id }, include: { roomTypes: { orderBy: roomTypeOrder } } }),
+  notFound: () => new AppError('HOTEL_NOT_FOUND'),
+}
 
-  // The hotel with, per room type, the rooms still free on each of the next `days` nights.
-  app.get<{ Params: { hotelId: string }; Querystring: { days: number } }>('/api/hotels/:hotelId', {
-    schema: {
-      params: hotelParams,
-      querystring: {
-        type: 'object',
-        properties: { days: { type: 'integer', minimum: 1, maximum: MAX_DAYS, default: DEFAULT_DAYS } },
-      },
+const createHotel = defineCommand({
+  url: '/api/hotels',
+  body: object({
+    hotelId: uuid,
+    name,
+    roomTypes: {
+      type: 'array',
+      minItems: 1,
+      maxItems: 50,
+      // A room's capacity is the guests it sleeps; the price per night is capped so that price
+      // × the longest stay stays far below the largest amount.
+      items: object({ roomType, capacity: guests, totalRooms: roomCount, pricePerNight: nightlyPrice, currency }),
     },
-  }, async (request) => {
-    const { hotelId } = request.params
-    const hotel = await app.db.hotel.findUnique({ where: { id: hotelId }, include: { roomTypes: { orderBy: roomTypeOrder } } })
-    if (!hotel) throw new AppError('HOTEL_NOT_FOUND')
-    const nights = nightsFrom(todayUtc(), request.query.days)
-    const booked = await app.db.roomNight.findMany({
-      where: {
-        hotelId,
-        night: { gte: new Date(`${nights[0]}T00:00:00Z`), lt: new Date(`${addDays(nights.at(-1)!, 1)}T00:00:00Z`) },
-      },
-    })
-    const reserved = new Map(booked.map((row) => [`${row.roomType}|${isoDateOf(row.night)}`, row.reserved]))
-    return {
-      hotelId: hotel.id,
-      name: hotel.name,
-      roomTypes: hotel.roomTypes.map((roomType) => ({
-        ...roomTypeView(roomType),
-        availability: nights.map((date) => ({
-          date,
-          freeRooms: Math.max(0, roomType.totalRooms - (reserved.get(`${roomType.roomType}|${date}`) ?? 0)),
-        })),
-      })),
-    }
-  })
-
-  app.post<{ Body: HotelBody }>('/api/hotels', { schema: { body: hotelBody } }, async (request, reply) => {
-    const body = request.body
+  }, { optional: ['hotelId'] }),
+  async run({ tx, body }) {
     const seen = new Set<string>()
-    for (const [index, roomType] of body.roomTypes.entries()) {
-      if (seen.has(roomType.roomType)) {
+    for (const [index, type] of body.roomTypes.entries()) {
+      if (seen.has(type.roomType)) {
         throw new AppError('VALIDATION_FAILED', 'Each roomType may appear once', {
-          details: [{ location: 'body', path: `/roomTypes/${index}/roomType`, message: `"${roomType.roomType}" appears twice` }],
+          details: [{ location: 'body', path: `/roomTypes/${index}/roomType`, message: `"${type.roomType}" appears twice` }],
         })
       }
-      seen.add(roomType.roomType)
-      if (toMinor(roomType.pricePerNight, roomType.currency) < 1) {
+      seen.add(type.roomType)
+      if (toMinor(type.pricePerNight, type.currency) < 1) {
         throw new AppError('VALIDATION_FAILED', 'pricePerNight is below the currency\'s smallest unit', {
           details: [{ location: 'body', path: `/roomTypes/${index}/pricePerNight`, message: 'must be at least one minor unit' }],
         })
       }
     }
     const id = body.hotelId ?? randomUUID()
-    const tx = request.tx
     // ON CONFLICT DO NOTHING: two creations of one id racing get one 201 and one 409, never a 500.
-    const created = await tx.hotel.createMany({ data: [{ id, name: body.name }], skipDuplicates: true })
-    if (created.count === 0) throw new AppError('HOTEL_ALREADY_EXISTS', undefined, { hotelId: id })
+    const inserted = await tx.hotel.createMany({ data: [{ id, name: body.name }], skipDuplicates: true })
+    if (inserted.count === 0) throw new AppError('HOTEL_ALREADY_EXISTS', undefined, { hotelId: id })
     await tx.roomType.createMany({
-      data: body.roomTypes.map((roomType) => ({
+      data: body.roomTypes.map((type) => ({
         hotelId: id,
-        roomType: roomType.roomType,
-        capacity: roomType.capacity,
-        totalRooms: roomType.totalRooms,
-        pricePerNightMinor: toMinor(roomType.pricePerNight, roomType.currency),
-        currency: roomType.currency,
+        roomType: type.roomType,
+        capacity: type.capacity,
+        totalRooms: type.totalRooms,
+        pricePerNightMinor: toMinor(type.pricePerNight, type.currency),
+        currency: type.currency,
       })),
     })
-    const hotel = await tx.hotel.findUniqueOrThrow({ where: { id }, include: { roomTypes: { orderBy: roomTypeOrder } } })
-    reply.code(201)
-    return hotelView(hotel)
+    return created(hotelView(await findRow(tx, hotels, id)))
+  },
+})
+
+export default async function hotelRoutes(app: FastifyInstance): Promise<void> {
+  app.get('/api/hotels', async () => {
+    const all = await app.db.hotel.findMany({ include: { roomTypes: { orderBy: roomTypeOrder } }, orderBy: [{ name: 'asc' }, { id: 'asc' }] })
+    return all.map(hotelView)
   })
+
+  // The hotel with, per room type, the rooms still free on each of the next `days` nights.
+  app.get<{ Params: { hotelId: string }; Querystring: { days: number } }>('/api/hotels/:hotelId', {
+    schema: {
+      params: uuidParams('hotelId'),
+      querystring: {
+        type: 'object',
+        properties: { days: { type: 'integer', minimum: 1, maximum: MAX_DAYS, default: DEFAULT_DAYS } },
+      },
+    },
+  }, async (request) => {
+    const hotel = await findRow(app.db, hotels, request.params.hotelId)
+    const nights = nightsFrom(todayUtc(), request.query.days)
+    const booked = await app.db.roomNight.findMany({
+      where: { hotelId: hotel.id, night: { gte: dateOf(nights[0]!), lt: dateOf(addDays(nights.at(-1)!, 1)) } },
+    })
+    const reserved = new Map(booked.map((row) => [`${row.roomType}|${isoDateOf(row.night)}`, row.reserved]))
+    return {
+      ...hotelView(hotel),
+      roomTypes: hotel.roomTypes.map((type) => ({
+        ...roomTypeView(type),
+        availability: nights.map((date) => ({
+          date,
+          freeRooms: Math.max(0, type.totalRooms - (reserved.get(`${type.roomType}|${date}`) ?? 0)),
+        })),
+      })),
+    }
+  })
+
+  await app.register(createHotel)
 }

@@ -15,10 +15,16 @@ describe('stay', () => {
     expect(stayProblem(today, addDays(today, 30), today)).toBeUndefined()
   })
 
-  it('refuses an empty or reversed stay, a past check-in and more than 30 nights', () => {
-    expect(stayProblem(today, today, today)).toMatch(/after checkIn/)
-    expect(stayProblem('2026-04-02', '2026-04-01', today)).toMatch(/after checkIn/)
-    expect(stayProblem('2026-03-29', '2026-04-01', today)).toMatch(/before today/)
-    expect(stayProblem(today, addDays(today, 31), today)).toMatch(/30 nights/)
+  it('calls an empty or reversed stay and one of more than 30 nights an invalid range', () => {
+    expect(stayProblem(today, today, today)).toEqual({ code: 'INVALID_DATE_RANGE', message: expect.stringMatching(/after checkIn/) })
+    expect(stayProblem('2026-04-02', '2026-04-01', today)).toEqual({ code: 'INVALID_DATE_RANGE', message: expect.stringMatching(/after checkIn/) })
+    expect(stayProblem(today, addDays(today, 31), today)).toEqual({ code: 'INVALID_DATE_RANGE', message: expect.stringMatching(/30 nights/) })
+    // A range that is no stay is that first, even in the past.
+    expect(stayProblem('2026-03-20', '2026-03-19', today)?.code).toBe('INVALID_DATE_RANGE')
+  })
+
+  it('calls a stay starting before today (UTC) a stay in the past, from yesterday on', () => {
+    expect(stayProblem('2026-03-29', '2026-04-01', today)).toEqual({ code: 'STAY_IN_PAST', message: expect.stringMatching(/before today \(2026-03-30, UTC\)/) })
+    expect(stayProblem('2026-03-29', '2026-03-30', today)?.code).toBe('STAY_IN_PAST')
   })
 })

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { command, participantHarness } from '../../test/support/participant-harness.ts'
+import { command, expectRefusedWithoutToken, participantHarness, read } from '../../test/support/participant-harness.ts'
 import { buildLoyalty } from './loyalty.app.ts'
 
 const harness = participantHarness()
@@ -26,7 +26,7 @@ function deduct(userId: string, reference: string) {
 }
 
 async function account(userId: string) {
-  const response = await app.inject({ method: 'GET', url: `/api/loyalty/accounts/${userId}` })
+  const response = await read(app, `/api/loyalty/accounts/${userId}`)
   expect(response.statusCode).toBe(200)
   return response.json()
 }
@@ -42,7 +42,7 @@ describe('loyalty points', () => {
   })
 
   it('answers 404 LOYALTY_ACCOUNT_NOT_FOUND before the first earn', async () => {
-    const response = await app.inject({ method: 'GET', url: `/api/loyalty/accounts/${newUser()}` })
+    const response = await read(app, `/api/loyalty/accounts/${newUser()}`)
     expect(response.statusCode).toBe(404)
     expect(response.json().error.code).toBe('LOYALTY_ACCOUNT_NOT_FOUND')
   })
@@ -157,7 +157,7 @@ describe('loyalty deductions', () => {
     const response = await deduct(userId, 'booking:x')
     expect(response.statusCode).toBe(200)
     expect(response.json()).toEqual({ userId, reference: 'booking:x', pointsDeducted: 0, account: null })
-    expect((await app.inject({ method: 'GET', url: `/api/loyalty/accounts/${userId}` })).statusCode).toBe(404)
+    expect((await read(app, `/api/loyalty/accounts/${userId}`)).statusCode).toBe(404)
   })
 
   it('never adds a reference again once it was deducted', async () => {
@@ -167,5 +167,26 @@ describe('loyalty deductions', () => {
     const again = await earn(userId, 70, 'booking:c')
     expect(again.statusCode).toBe(200)
     expect((await account(userId)).totalPoints).toBe(0)
+  })
+})
+
+describe('loyalty without a service token', () => {
+  it('refuses every command with 401 and moves no points', async () => {
+    const userId = newUser()
+    await earn(userId, 100, 'booking:kept')
+    const earning = await expectRefusedWithoutToken(app, harness.db, 'loyalty', `/api/loyalty/accounts/${userId}/points`, { amount: 50, currency: 'EUR', reference: 'booking:new' })
+    const deducting = await expectRefusedWithoutToken(app, harness.db, 'loyalty', `/api/loyalty/accounts/${userId}/deductions`, { reference: 'booking:kept' })
+    expect(await account(userId)).toMatchObject({ totalPoints: 100, lifetimePoints: 100 })
+    expect(await harness.db.loyaltyTransaction.count({ where: { userId } })).toBe(1)
+
+    expect((await earning.withToken()).json().pointsAdded).toBe(50)
+    expect((await deducting.withToken()).json().pointsDeducted).toBe(100)
+    expect(await account(userId)).toMatchObject({ totalPoints: 50 })
+  })
+
+  it('refuses reads too', async () => {
+    const userId = newUser()
+    await earn(userId, 10)
+    expect((await app.inject({ method: 'GET', url: `/api/loyalty/accounts/${userId}` })).statusCode).toBe(401)
   })
 })

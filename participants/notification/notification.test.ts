@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { command, participantHarness } from '../../test/support/participant-harness.ts'
+import { command, expectRefusedWithoutToken, participantHarness, read } from '../../test/support/participant-harness.ts'
 import { buildNotification } from './notification.app.ts'
 import type { NotificationMessage, NotificationProvider } from './notification-provider.ts'
 import { renderNotification } from './templates.ts'
@@ -25,7 +25,7 @@ function send(target: FastifyInstance, body: Record<string, unknown>, key?: stri
 }
 
 async function listFor(userId: string) {
-  const response = await app.inject({ method: 'GET', url: `/api/notifications?userId=${encodeURIComponent(userId)}` })
+  const response = await read(app, `/api/notifications?userId=${encodeURIComponent(userId)}`)
   expect(response.statusCode).toBe(200)
   return response.json()
 }
@@ -72,7 +72,7 @@ describe('notifications', () => {
   })
 
   it('requires the userId to list notifications', async () => {
-    const response = await app.inject({ method: 'GET', url: '/api/notifications' })
+    const response = await read(app, '/api/notifications')
     expect(response.statusCode).toBe(400)
     expect(response.json().error.code).toBe('VALIDATION_FAILED')
   })
@@ -118,5 +118,19 @@ describe('notifications', () => {
     } finally {
       await broken.close()
     }
+  })
+})
+
+describe('notifications without a service token', () => {
+  it('refuses to send with 401 and records nothing', async () => {
+    const userId = newUser()
+    const sending = await expectRefusedWithoutToken(app, harness.db, 'notification', '/api/notifications', { userId, type: 'booking-confirmed', data: bookingFacts })
+    expect(await listFor(userId)).toEqual([])
+    expect((await sending.withToken()).statusCode).toBe(201)
+    expect(await listFor(userId)).toHaveLength(1)
+  })
+
+  it('refuses reads too', async () => {
+    expect((await app.inject({ method: 'GET', url: `/api/notifications?userId=${newUser()}` })).statusCode).toBe(401)
   })
 })

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { command, participantHarness } from '../../test/support/participant-harness.ts'
+import { command, expectRefusedWithoutToken, participantHarness, read } from '../../test/support/participant-harness.ts'
 import { buildPayment, paymentProviderFromConfig } from './payment.app.ts'
+import { providerIdempotencyKey } from './payments.routes.ts'
 import { createSimulatorProvider } from './simulator-provider.ts'
 
 const harness = participantHarness()
@@ -31,7 +32,7 @@ async function charge(overrides: Record<string, unknown> = {}) {
 
 const refund = (paymentId: string, body?: Record<string, unknown>, key?: string) =>
   command(app, 'POST', `/api/payments/${paymentId}/refunds`, body, key)
-const read = async (paymentId: string) => (await app.inject({ method: 'GET', url: `/api/payments/${paymentId}` })).json()
+const paymentOf = async (paymentId: string) => (await read(app, `/api/payments/${paymentId}`)).json()
 const refundRows = (paymentId: string) => harness.db.refund.findMany({ where: { paymentId } })
 
 describe('payment (simulator)', () => {
@@ -53,7 +54,7 @@ describe('payment (simulator)', () => {
         bookingId: request.bookingId, reservationId,
         createdAt: expect.any(String), updatedAt: expect.any(String),
       })
-      expect(await read(payment.paymentId)).toEqual(payment)
+      expect(await paymentOf(payment.paymentId)).toEqual(payment)
       const stored = await harness.db.payment.findUniqueOrThrow({ where: { id: payment.paymentId } })
       expect(stored.amountMinor).toBe(12050)
     })
@@ -104,7 +105,7 @@ describe('payment (simulator)', () => {
         refundId: expect.any(String), paymentId: payment.paymentId, amount: 99.99,
         payment: { status: 'REFUNDED', amount: 99.99, refundedAmount: 99.99 },
       })
-      expect(await read(payment.paymentId)).toMatchObject({ status: 'REFUNDED', refundedAmount: 99.99 })
+      expect(await paymentOf(payment.paymentId)).toMatchObject({ status: 'REFUNDED', refundedAmount: 99.99 })
       const [row] = await refundRows(payment.paymentId)
       expect(row).toMatchObject({ amountMinor: 9999, reason: 'booking cancelled', providerRefundId: expect.stringMatching(/^re_sim_/) })
     })
@@ -145,7 +146,7 @@ describe('payment (simulator)', () => {
       const replay = await refund(payment.paymentId, { amount: 20 }, key)
       expect(replay.statusCode).toBe(201)
       expect(replay.body).toBe(first.body)
-      expect(await read(payment.paymentId)).toMatchObject({ status: 'PARTIALLY_REFUNDED', refundedAmount: 20 })
+      expect(await paymentOf(payment.paymentId)).toMatchObject({ status: 'PARTIALLY_REFUNDED', refundedAmount: 20 })
       expect(await refundRows(payment.paymentId)).toHaveLength(1)
     })
 
@@ -153,12 +154,12 @@ describe('payment (simulator)', () => {
       const payment = await charge({ amount: 80 })
       const responses = await Promise.all([1, 2, 3, 4].map(() => refund(payment.paymentId)))
       expect(responses.map((r) => r.json().amount).sort()).toEqual([0, 0, 0, 80])
-      expect(await read(payment.paymentId)).toMatchObject({ status: 'REFUNDED', refundedAmount: 80 })
+      expect(await paymentOf(payment.paymentId)).toMatchObject({ status: 'REFUNDED', refundedAmount: 80 })
     })
 
     it('answers PAYMENT_NOT_FOUND for an unknown payment', async () => {
       const paymentId = randomUUID()
-      for (const response of [await refund(paymentId), await app.inject({ method: 'GET', url: `/api/payments/${paymentId}` })]) {
+      for (const response of [await refund(paymentId), await read(app, `/api/payments/${paymentId}`)]) {
         expect(response.statusCode).toBe(404)
         expect(response.json().error.code).toBe('PAYMENT_NOT_FOUND')
       }
@@ -173,19 +174,50 @@ describe('payment (simulator)', () => {
       const second = await charge({ bookingId, reservationId, amount: 20 })
       await charge()
 
-      const byBooking = await app.inject({ method: 'GET', url: `/api/payments?bookingId=${bookingId}` })
+      const byBooking = await read(app, `/api/payments?bookingId=${bookingId}`)
       expect(byBooking.statusCode).toBe(200)
       expect(byBooking.json().map((p: { paymentId: string }) => p.paymentId).sort()).toEqual([first.paymentId, second.paymentId].sort())
       expect(byBooking.json()[0]).toMatchObject({ status: 'SUCCEEDED', refundedAmount: 0, currency: 'EUR' })
 
-      const byReservation = await app.inject({ method: 'GET', url: `/api/payments?reservationId=${reservationId}` })
+      const byReservation = await read(app, `/api/payments?reservationId=${reservationId}`)
       expect(byReservation.json()).toEqual([second])
     })
 
     it('needs a bookingId or a reservationId', async () => {
-      const response = await app.inject({ method: 'GET', url: '/api/payments' })
+      const response = await read(app, '/api/payments')
       expect(response.statusCode).toBe(400)
       expect(response.json().error.code).toBe('VALIDATION_FAILED')
     })
+  })
+})
+
+describe('payment without a service token', () => {
+  it('refuses every command with 401 and moves no money', async () => {
+    const request = chargeRequest()
+    const payment = await charge({ amount: 40 })
+
+    const charging = await expectRefusedWithoutToken(app, harness.db, 'payment', '/api/payments', request)
+    const refunding = await expectRefusedWithoutToken(app, harness.db, 'payment', `/api/payments/${payment.paymentId}/refunds`, {})
+    expect(await harness.db.payment.count({ where: { bookingId: request.bookingId } })).toBe(0)
+    expect(await refundRows(payment.paymentId)).toEqual([])
+
+    expect((await charging.withToken()).statusCode).toBe(201)
+    expect((await refunding.withToken()).json()).toMatchObject({ amount: 40 })
+    expect(await harness.db.payment.count({ where: { bookingId: request.bookingId } })).toBe(1)
+  })
+
+  it('refuses reads too', async () => {
+    const payment = await charge()
+    for (const url of [`/api/payments/${payment.paymentId}`, `/api/payments?bookingId=${payment.bookingId}`]) {
+      expect((await app.inject({ method: 'GET', url })).statusCode, url).toBe(401)
+    }
+  })
+})
+
+describe('the provider\'s idempotency key', () => {
+  it('is the command\'s key for the orchestrator (as before keys were per caller), and prefixed with any other caller', () => {
+    expect(providerIdempotencyKey('orchestrator', 'saga-1:processPayment:forward', 'charge')).toBe('saga-1:processPayment:forward:charge')
+    expect(providerIdempotencyKey('support', 'saga-1:processPayment:forward', 'charge')).toBe('support:saga-1:processPayment:forward:charge')
+    expect(providerIdempotencyKey('support', 'k', 'refund')).not.toBe(providerIdempotencyKey('orchestrator', 'k', 'refund'))
   })
 })

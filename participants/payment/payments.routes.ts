@@ -1,49 +1,15 @@
 import { createHash, randomUUID } from 'node:crypto'
-import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify'
-import type { Payment, Prisma } from '../../generated/prisma/client.ts'
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
+import type { Payment } from '../../generated/prisma/client.ts'
 import { AppError } from '../../platform/errors.ts'
-import { currency as currencySchema } from '../../platform/vocabulary.ts'
 import { toMajor, toMinor } from '../../platform/money.ts'
-import { idempotencyKeyOf } from '../../platform/request-context.ts'
+import {
+  amount, chargeAmount, currency, description, paymentMethod, reason, reference, userId, uuidParams,
+} from '../../platform/vocabulary.ts'
+import { created, defineCommand, ok } from '../shared/define-command.ts'
+import { findRow, type KeyedTable, lockRow } from '../shared/rows.ts'
+import { object } from '../shared/schema.ts'
 import type { PaymentProvider } from './payment-provider.ts'
-
-const uuid = { type: 'string', format: 'uuid' } as const
-const reference = { type: 'string', minLength: 1, maxLength: 100 } as const
-const paymentParams = { type: 'object', properties: { paymentId: uuid }, required: ['paymentId'] } as const
-
-const chargeBody = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['userId', 'amount', 'currency', 'paymentMethod'],
-  properties: {
-    userId: reference,
-    amount: { type: 'number', exclusiveMinimum: 0, maximum: 100_000_000 },
-    currency: currencySchema,
-    paymentMethod: { type: 'string', minLength: 1, maxLength: 255 },
-    bookingId: reference,
-    reservationId: reference,
-    description: { type: 'string', maxLength: 500 },
-  },
-} as const
-
-interface ChargeBody {
-  userId: string
-  amount: number
-  currency: string
-  paymentMethod: string
-  bookingId?: string
-  reservationId?: string
-  description?: string
-}
-
-const refundBody = {
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    amount: { type: 'number', minimum: 0, maximum: 100_000_000 },
-    reason: { type: 'string', maxLength: 500 },
-  },
-} as const
 
 export type PaymentStatus = 'SUCCEEDED' | 'PARTIALLY_REFUNDED' | 'REFUNDED'
 
@@ -72,71 +38,45 @@ export function paymentView(payment: Payment) {
 const MAX_PROVIDER_KEY_LENGTH = 255
 
 /**
- * The provider's idempotency key for one operation of a command: the command's own key with
- * the operation appended, so that a retried command replays at the provider instead of moving
- * money twice. A key too long for the provider is replaced by its SHA-256 (still stable).
+ * The provider's idempotency key for one operation of a command: the caller and the command's
+ * own key with the operation appended, so that a retried command replays at the provider
+ * instead of moving money twice, and two callers' equal keys never meet there (a key belongs
+ * to its caller, as in our own table). One too long for the provider is replaced by the
+ * SHA-256 of caller and key (still stable).
  */
-export function providerIdempotencyKey(request: FastifyRequest, operation: 'charge' | 'refund'): string {
-  const key = idempotencyKeyOf(request.raw)!
-  const derived = `${key}:${operation}`
+export function providerIdempotencyKey(caller: string, key: string, operation: 'charge' | 'refund'): string {
+  // The orchestrator's keys keep the form they had before keys were scoped by caller (a charge
+  // that reached the provider before a deploy and is retried after it must replay there, not
+  // charge again); any other caller's are prefixed with it, so two callers never share one.
+  const scoped = caller === 'orchestrator' ? key : `${caller}:${key}`
+  const derived = `${scoped}:${operation}`
   if (derived.length <= MAX_PROVIDER_KEY_LENGTH) return derived
-  return `${createHash('sha256').update(key).digest('hex')}:${operation}`
+  return `${createHash('sha256').update(scoped).digest('hex')}:${operation}`
 }
 
-/** Locks a payment's row for the command: concurrent refunds under other keys wait their turn. */
-async function lockPayment(tx: Prisma.TransactionClient, paymentId: string): Promise<Payment> {
-  const [locked] = await tx.$queryRaw<{ id: string }[]>`
-    SELECT id FROM "payment"."payments" WHERE id = ${paymentId}::uuid FOR UPDATE`
-  if (!locked) throw new AppError('PAYMENT_NOT_FOUND')
-  return tx.payment.findUniqueOrThrow({ where: { id: paymentId } })
+const payments: KeyedTable<Payment> = {
+  table: '"payment"."payments"',
+  read: (tx, id) => tx.payment.findUnique({ where: { id } }),
+  notFound: () => new AppError('PAYMENT_NOT_FOUND'),
 }
 
-/**
- * Charges and refunds. The provider is called inside the command's transaction, on purpose:
- * the stored answer, the payment row and the provider's idempotency key (derived from the
- * command's) together make each charge and refund happen exactly once, even when the process
- * dies between the provider's answer and our commit (the retry replays at the provider).
- */
-export function paymentRoutes(options: PaymentRoutesOptions): FastifyPluginAsync {
-  const { provider } = options
-
-  return async function routes(app: FastifyInstance): Promise<void> {
-    app.get<{ Querystring: { bookingId?: string; reservationId?: string } }>('/api/payments', {
-      schema: {
-        querystring: { type: 'object', properties: { bookingId: reference, reservationId: reference } },
-      },
-    }, async (request) => {
-      const { bookingId, reservationId } = request.query
-      if (!bookingId && !reservationId) {
-        throw new AppError('VALIDATION_FAILED', 'Give bookingId or reservationId')
-      }
-      const payments = await app.db.payment.findMany({
-        where: { ...(bookingId ? { bookingId } : {}), ...(reservationId ? { reservationId } : {}) },
-        orderBy: { createdAt: 'asc' },
-        take: 100,
-      })
-      return payments.map(paymentView)
-    })
-
-    app.get<{ Params: { paymentId: string } }>('/api/payments/:paymentId', {
-      schema: { params: paymentParams },
-    }, async (request) => {
-      const payment = await app.db.payment.findUnique({ where: { id: request.params.paymentId } })
-      if (!payment) throw new AppError('PAYMENT_NOT_FOUND')
-      return paymentView(payment)
-    })
-
-    // A decline is thrown by the provider as PAYMENT_DECLINED: the idempotency plugin stores
-    // that 402 under the key and writes no payment row.
-    app.post<{ Body: ChargeBody }>('/api/payments', { schema: { body: chargeBody } }, async (request, reply) => {
-      const body = request.body
+// A decline is thrown by the provider as PAYMENT_DECLINED: the idempotency plugin stores
+// that 402 under the key and writes no payment row.
+function charge(provider: PaymentProvider) {
+  return defineCommand({
+    url: '/api/payments',
+    body: object(
+      { userId, amount: chargeAmount, currency, paymentMethod, bookingId: reference, reservationId: reference, description },
+      { optional: ['bookingId', 'reservationId', 'description'] },
+    ),
+    async run({ tx, body, caller, idempotencyKey }) {
       const amountMinor = toMinor(body.amount, body.currency)
       if (amountMinor < 1) throw new AppError('VALIDATION_FAILED', 'amount is less than the smallest unit of the currency')
       const { providerPaymentId } = await provider.charge({
         amountMinor,
         currency: body.currency,
         paymentMethod: body.paymentMethod,
-        idempotencyKey: providerIdempotencyKey(request, 'charge'),
+        idempotencyKey: providerIdempotencyKey(caller, idempotencyKey, 'charge'),
         metadata: {
           userId: body.userId,
           ...(body.bookingId ? { bookingId: body.bookingId } : {}),
@@ -144,7 +84,7 @@ export function paymentRoutes(options: PaymentRoutesOptions): FastifyPluginAsync
         },
         description: body.description,
       })
-      const payment = await request.tx.payment.create({
+      const payment = await tx.payment.create({
         data: {
           id: randomUUID(),
           bookingId: body.bookingId ?? null,
@@ -157,24 +97,24 @@ export function paymentRoutes(options: PaymentRoutesOptions): FastifyPluginAsync
           providerPaymentId,
         },
       })
-      reply.code(201)
-      return paymentView(payment)
-    })
+      return created(paymentView(payment))
+    },
+  })
+}
 
-    // Refund part or all of what is left of a charge. Without an amount: everything left, so a
-    // compensation can always ask for "the rest" and a second such refund refunds nothing.
-    app.post<{ Params: { paymentId: string }; Body: { amount?: number; reason?: string } }>('/api/payments/:paymentId/refunds', {
-      schema: { params: paymentParams, body: refundBody },
-      // An empty request is "refund everything left"; validate it as an empty object.
-      preValidation: async (request) => {
-        request.body ??= {}
-      },
-    }, async (request, reply) => {
-      const { amount, reason } = request.body
-      const tx = request.tx
-      const payment = await lockPayment(tx, request.params.paymentId)
+// Refund part or all of what is left of a charge. Without an amount (an empty request too):
+// everything left, so a compensation can always ask for "the rest", and when nothing is left
+// that is the state asked for: 200 with amount 0 and no refund. The payment's row is locked,
+// so refunds racing under other keys never refund more than was charged.
+function refund(provider: PaymentProvider) {
+  return defineCommand({
+    url: '/api/payments/:paymentId/refunds',
+    params: uuidParams('paymentId'),
+    body: object({ amount, reason }, { optional: ['amount', 'reason'] }),
+    async run({ tx, params: { paymentId }, body, caller, idempotencyKey }) {
+      const payment = await lockRow(tx, payments, paymentId)
       const remainingMinor = payment.amountMinor - payment.refundedMinor
-      const requestedMinor = amount === undefined ? remainingMinor : toMinor(amount, payment.currency)
+      const requestedMinor = body.amount === undefined ? remainingMinor : toMinor(body.amount, payment.currency)
       if (requestedMinor > remainingMinor) {
         throw new AppError('REFUND_EXCEEDS_CHARGE', undefined, {
           requested: toMajor(requestedMinor, payment.currency),
@@ -182,23 +122,51 @@ export function paymentRoutes(options: PaymentRoutesOptions): FastifyPluginAsync
           currency: payment.currency,
         })
       }
-      if (requestedMinor === 0) return { refundId: null, paymentId: payment.id, amount: 0, payment: paymentView(payment) }
+      if (requestedMinor === 0) return ok({ refundId: null, paymentId, amount: 0, payment: paymentView(payment) })
 
       const { providerRefundId } = await provider.refund({
         providerPaymentId: payment.providerPaymentId,
         amountMinor: requestedMinor,
-        idempotencyKey: providerIdempotencyKey(request, 'refund'),
+        idempotencyKey: providerIdempotencyKey(caller, idempotencyKey, 'refund'),
       })
-      const refund = await tx.refund.create({
-        data: { id: randomUUID(), paymentId: payment.id, amountMinor: requestedMinor, providerRefundId, reason: reason ?? null },
+      const made = await tx.refund.create({
+        data: { id: randomUUID(), paymentId, amountMinor: requestedMinor, providerRefundId, reason: body.reason ?? null },
       })
       const refundedMinor = payment.refundedMinor + requestedMinor
       const updated = await tx.payment.update({
-        where: { id: payment.id },
+        where: { id: paymentId },
         data: { refundedMinor, status: refundedMinor === payment.amountMinor ? 'REFUNDED' : 'PARTIALLY_REFUNDED' },
       })
-      reply.code(201)
-      return { refundId: refund.id, paymentId: payment.id, amount: toMajor(requestedMinor, payment.currency), payment: paymentView(updated) }
+      return created({ refundId: made.id, paymentId, amount: toMajor(requestedMinor, payment.currency), payment: paymentView(updated) })
+    },
+  })
+}
+
+/**
+ * Charges and refunds. The provider is called inside the command's transaction, on purpose:
+ * the stored answer, the payment row and the provider's idempotency key (derived from the
+ * command's) together make each charge and refund happen exactly once, even when the process
+ * dies between the provider's answer and our commit (the retry replays at the provider).
+ */
+export function paymentRoutes(options: PaymentRoutesOptions): FastifyPluginAsync {
+  return async function routes(app: FastifyInstance): Promise<void> {
+    app.get<{ Querystring: { bookingId?: string; reservationId?: string } }>('/api/payments', {
+      schema: { querystring: { type: 'object', properties: { bookingId: reference, reservationId: reference } } },
+    }, async (request) => {
+      const { bookingId, reservationId } = request.query
+      if (!bookingId && !reservationId) throw new AppError('VALIDATION_FAILED', 'Give bookingId or reservationId')
+      const found = await app.db.payment.findMany({
+        where: { ...(bookingId ? { bookingId } : {}), ...(reservationId ? { reservationId } : {}) },
+        orderBy: { createdAt: 'asc' },
+        take: 100,
+      })
+      return found.map(paymentView)
     })
+
+    app.get<{ Params: { paymentId: string } }>('/api/payments/:paymentId', { schema: { params: uuidParams('paymentId') } },
+      async (request) => paymentView(await findRow(app.db, payments, request.params.paymentId)))
+
+    await app.register(charge(options.provider))
+    await app.register(refund(options.provider))
   }
 }

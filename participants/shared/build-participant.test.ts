@@ -2,11 +2,12 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createRedis } from '../../platform/redis.ts'
-import { participantHarness } from '../../test/support/participant-harness.ts'
+import { participantHarness, read, SERVICE_AUTHORIZATION } from '../../test/support/participant-harness.ts'
 import { buildParticipant } from './build-participant.ts'
 
 // What every participant gets from buildParticipant besides its routes: request metrics,
-// security headers, and health and readiness probes.
+// security headers, and health and readiness probes (open to callers without a service token:
+// load balancers and Prometheus carry none).
 
 const harness = participantHarness()
 let app: FastifyInstance
@@ -48,7 +49,7 @@ describe('participant request metrics', () => {
     const route = { method: 'GET', route: '/probe/items/:itemId', status: '200', service: 'tour-catalog' }
     const before = sample(await scrape(), 'http_requests_total', route)
     const ids = [randomUUID(), randomUUID(), randomUUID()]
-    for (const id of ids) expect((await app.inject({ method: 'GET', url: `/probe/items/${id}` })).statusCode).toBe(200)
+    for (const id of ids) expect((await read(app, `/probe/items/${id}`)).statusCode).toBe(200)
 
     const text = await scrape()
     expect(sample(text, 'http_requests_total', route)).toBe(before + 3)
@@ -60,7 +61,7 @@ describe('participant request metrics', () => {
     const labels = { method: 'GET', route: 'unmatched', status: '404' }
     const before = sample(await scrape(), 'http_requests_total', labels)
     const secret = `/nowhere/${randomUUID()}`
-    expect((await app.inject({ method: 'GET', url: secret })).statusCode).toBe(404)
+    expect((await read(app, secret)).statusCode).toBe(404)
     const text = await scrape()
     expect(sample(text, 'http_requests_total', labels)).toBe(before + 1)
     expect(text).not.toContain(secret)
@@ -70,7 +71,8 @@ describe('participant request metrics', () => {
     const labels = { method: 'POST', route: '/probe/items', status: '400' }
     const before = sample(await scrape(), 'http_requests_total', labels)
     // No Idempotency-Key: refused before the handler runs.
-    expect((await app.inject({ method: 'POST', url: '/probe/items', payload: {} })).statusCode).toBe(400)
+    const refused = await app.inject({ method: 'POST', url: '/probe/items', payload: {}, headers: { authorization: SERVICE_AUTHORIZATION } })
+    expect(refused.statusCode).toBe(400)
     expect(sample(await scrape(), 'http_requests_total', labels)).toBe(before + 1)
   })
 

@@ -9,9 +9,11 @@ import { registerReadiness } from '../../platform/readiness.ts'
 import { createRedis, type Redis } from '../../platform/redis.ts'
 import type { ParticipantName } from '../../platform/services.ts'
 import { installValidation } from '../../platform/validation.ts'
-import idempotency from './idempotency.plugin.ts'
-import requestMetrics from './request-metrics.plugin.ts'
 import { requestBindings } from '../../platform/request-context.ts'
+import { DEV_SERVICE_TOKEN, loadServiceTokens } from '../../platform/service-tokens.ts'
+import idempotency, { MAX_ENCODED_KEY_LENGTH } from './idempotency.plugin.ts'
+import requestMetrics from './request-metrics.plugin.ts'
+import serviceAuth from './service-auth.plugin.ts'
 
 export interface ParticipantOptions {
   name: ParticipantName
@@ -45,11 +47,16 @@ declare module 'fastify' {
 /**
  * Builds a participant service: logging with saga and trace ids, the contract's error shape,
  * JSON-schema validation, security headers, request metrics at `/metrics`, `/health` and
- * `/ready`, and the idempotency plugin in front of every mutating route.
+ * `/ready`, service authentication and per-caller rate limits on every other route, the
+ * idempotency plugin in front of every mutating route, and the fence
+ * (`POST /api/idempotency-keys/:key/fence`).
  */
 export async function buildParticipant(options: ParticipantOptions): Promise<FastifyInstance> {
   const config = options.config ?? loadConfig()
   const logger = options.logger ?? createLogger({ service: options.name, level: config.LOG_LEVEL ?? 'info', ...(config.LOG_FORMAT ? { format: config.LOG_FORMAT } : {}) })
+  // Throws in production without SERVICE_TOKENS: a participant anyone could command must not start.
+  const serviceTokens = loadServiceTokens(config)
+  if (!config.SERVICE_TOKENS) logger.warn(`SERVICE_TOKENS is not set: the dev token "${DEV_SERVICE_TOKEN}" is accepted as caller orchestrator. Never run like this in production.`)
   const db = options.db ?? createDatabase({ url: config.DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE })
   const redis = options.redis === null ? undefined : options.redis ?? createRedis({ url: config.REDIS_URL, logger })
 
@@ -60,6 +67,9 @@ export async function buildParticipant(options: ParticipantOptions): Promise<Fas
     childLoggerFactory: (parent, bindings, childOptions, raw) =>
       parent.child({ ...bindings, ...requestBindings(raw as FastifyRequest['raw']) }, childOptions),
     frameworkErrors,
+    // Room for an Idempotency-Key in a path (the fence's), percent-encoded; uuids and user ids
+    // are much shorter and their schemas say so.
+    routerOptions: { maxParamLength: MAX_ENCODED_KEY_LENGTH },
     return503OnClosing: true,
   })
   app.decorate('db', db)
@@ -78,6 +88,11 @@ export async function buildParticipant(options: ParticipantOptions): Promise<Fas
 
   registerReadiness(app, { service: options.name, db, redis })
 
+  await app.register(serviceAuth, {
+    tokens: serviceTokens,
+    rateLimitMax: config.SERVICE_RATE_LIMIT_MAX,
+    rateLimitWindowMs: config.RATE_LIMIT_WINDOW_MS,
+  })
   await app.register(idempotency, {
     service: options.name,
     schema: options.schema,

@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { configWith } from '../../platform/config.ts'
 import { AppError } from '../../platform/errors.ts'
 import { createRedis, type Redis } from '../../platform/redis.ts'
-import { command, participantHarness } from '../../test/support/participant-harness.ts'
+import { DEV_SERVICE_TOKEN } from '../../platform/service-tokens.ts'
+import { command, participantHarness, SERVICE_AUTHORIZATION } from '../../test/support/participant-harness.ts'
 import { tourView } from '../tour-catalog/tours.routes.ts'
 import { buildParticipant } from './build-participant.ts'
 
@@ -70,9 +72,12 @@ async function probeRoutes(app: FastifyInstance): Promise<void> {
 
 const harness = participantHarness()
 let app: FastifyInstance
+// Two callers: the orchestrator with the dev token (what `command` sends) and support.
+const SUPPORT = 'Bearer support-token-for-tests'
+const config = configWith({ SERVICE_TOKENS: `orchestrator:${DEV_SERVICE_TOKEN},support:${SUPPORT.slice(7)}` })
 
 beforeAll(async () => {
-  app = await buildParticipant({ name: 'tour-catalog', schema: 'tour_catalog', routes: probeRoutes, db: harness.db, redis: harness.redis })
+  app = await buildParticipant({ name: 'tour-catalog', schema: 'tour_catalog', routes: probeRoutes, db: harness.db, redis: harness.redis, config })
 })
 afterAll(async () => {
   await app?.close()
@@ -82,12 +87,12 @@ afterAll(async () => {
 const toursTagged = (tag: string) => harness.db.tour.count({ where: { name: tag } })
 const replayed = (response: { headers: Record<string, unknown> }) => response.headers['idempotent-replayed'] === 'true'
 
-/** The Redis entries caching the answer to this key (whatever the route scope hashes to). */
+/** The Redis entries caching the answer to this key (whoever's it is). */
 const cachedEntries = (redis: Redis, key: string) => redis.keys(`idem:tour-catalog:*:${key}`)
 
 describe('idempotency plugin: the key', () => {
   it('refuses a command without a key with 400 IDEMPOTENCY_KEY_REQUIRED, before validating the body', async () => {
-    const response = await app.inject({ method: 'POST', url: '/probe/tours', payload: { tag: 'not-a-uuid' } })
+    const response = await app.inject({ method: 'POST', url: '/probe/tours', payload: { tag: 'not-a-uuid' }, headers: { authorization: SERVICE_AUTHORIZATION } })
     expect(response.statusCode).toBe(400)
     expect(response.json().error.code).toBe('IDEMPOTENCY_KEY_REQUIRED')
 
@@ -98,7 +103,7 @@ describe('idempotency plugin: the key', () => {
 
   it('refuses a valid command without a key and applies nothing', async () => {
     const tag = randomUUID()
-    const response = await app.inject({ method: 'POST', url: '/probe/tours', payload: { tag } })
+    const response = await app.inject({ method: 'POST', url: '/probe/tours', payload: { tag }, headers: { authorization: SERVICE_AUTHORIZATION } })
     expect(response.statusCode).toBe(400)
     expect(response.json().error.code).toBe('IDEMPOTENCY_KEY_REQUIRED')
     expect(await toursTagged(tag)).toBe(0)
@@ -107,7 +112,7 @@ describe('idempotency plugin: the key', () => {
   it('accepts X-Idempotency-Key as the same key as Idempotency-Key', async () => {
     const tag = randomUUID()
     const key = randomUUID()
-    const first = await app.inject({ method: 'POST', url: '/probe/tours', payload: { tag }, headers: { 'x-idempotency-key': key } })
+    const first = await app.inject({ method: 'POST', url: '/probe/tours', payload: { tag }, headers: { authorization: SERVICE_AUTHORIZATION, 'x-idempotency-key': key } })
     expect(first.statusCode).toBe(201)
     const again = await command(app, 'POST', '/probe/tours', { tag }, key)
     expect(again.statusCode).toBe(201)
@@ -153,11 +158,11 @@ describe('idempotency plugin: replays', () => {
     const tag = randomUUID()
     const key = randomUUID()
     const first = await app.inject({
-      method: 'POST', url: '/probe/tours', headers: { 'idempotency-key': key, 'content-type': 'application/json' },
+      method: 'POST', url: '/probe/tours', headers: { authorization: SERVICE_AUTHORIZATION, 'idempotency-key': key, 'content-type': 'application/json' },
       payload: JSON.stringify({ tag, note: 'window seat' }),
     })
     const reordered = await app.inject({
-      method: 'POST', url: '/probe/tours', headers: { 'idempotency-key': key, 'content-type': 'application/json' },
+      method: 'POST', url: '/probe/tours', headers: { authorization: SERVICE_AUTHORIZATION, 'idempotency-key': key, 'content-type': 'application/json' },
       payload: JSON.stringify({ note: 'window seat', tag }),
     })
     expect(first.statusCode).toBe(201)
@@ -227,30 +232,31 @@ describe('idempotency plugin: scope of a key', () => {
     expect(reused.json().error.code).toBe('IDEMPOTENCY_KEY_REUSED')
   })
 
-  it('keeps the same key on another route independent', async () => {
+  it('refuses the same key on another route with 422 IDEMPOTENCY_KEY_REUSED, even with the same body', async () => {
     const tag = randomUUID()
     const key = randomUUID()
-    const here = await command(app, 'POST', '/probe/tours', { tag }, key)
+    expect((await command(app, 'POST', '/probe/tours', { tag }, key)).statusCode).toBe(201)
     const there = await command(app, 'POST', '/probe/other-tours', { tag }, key)
-    expect(here.statusCode).toBe(201)
-    expect(there.statusCode).toBe(201)
-    expect(replayed(there)).toBe(false)
-    expect(there.json().tourId).not.toBe(here.json().tourId)
-    expect(await toursTagged(tag)).toBe(2)
+    expect(there.statusCode).toBe(422)
+    expect(there.json().error.code).toBe('IDEMPOTENCY_KEY_REUSED')
+    expect(await toursTagged(tag)).toBe(1)
   })
 
-  it('keeps the same key from another x-client-id independent', async () => {
+  it('keeps the same key of another caller independent, whatever X-Client-Id says', async () => {
     const tag = randomUUID()
     const key = randomUUID()
-    const alice = await command(app, 'POST', '/probe/tours', { tag }, key, { 'x-client-id': 'alice' })
-    const bob = await command(app, 'POST', '/probe/tours', { tag }, key, { 'x-client-id': 'bob' })
-    const aliceAgain = await command(app, 'POST', '/probe/tours', { tag }, key, { 'x-client-id': 'alice' })
-    expect([alice.statusCode, bob.statusCode]).toEqual([201, 201])
-    expect(replayed(bob)).toBe(false)
-    expect(bob.json().tourId).not.toBe(alice.json().tourId)
-    expect(replayed(aliceAgain)).toBe(true)
-    expect(aliceAgain.body).toBe(alice.body)
+    const orchestrator = await command(app, 'POST', '/probe/tours', { tag }, key, { 'x-client-id': 'support' })
+    const support = await command(app, 'POST', '/probe/tours', { tag }, key, { authorization: SUPPORT, 'x-client-id': 'orchestrator' })
+    const orchestratorAgain = await command(app, 'POST', '/probe/tours', { tag }, key, { 'x-client-id': 'someone-else' })
+    expect([orchestrator.statusCode, support.statusCode]).toEqual([201, 201])
+    expect(replayed(support)).toBe(false)
+    expect(support.json().tourId).not.toBe(orchestrator.json().tourId)
+    expect(replayed(orchestratorAgain)).toBe(true)
+    expect(orchestratorAgain.body).toBe(orchestrator.body)
     expect(await toursTagged(tag)).toBe(2)
+    // One record per caller under the key.
+    const rows = await harness.db.tourCatalogIdempotencyKey.findMany({ where: { key }, orderBy: { caller: 'asc' } })
+    expect(rows.map((row) => row.caller)).toEqual(['orchestrator', 'support'])
   })
 })
 
@@ -358,7 +364,7 @@ describe('idempotency plugin: Redis cache', () => {
     beforeAll(async () => {
       // Nothing listens on port 1: the client never becomes ready.
       deadRedis = createRedis({ url: 'redis://127.0.0.1:1' })
-      offline = await buildParticipant({ name: 'tour-catalog', schema: 'tour_catalog', routes: probeRoutes, db: harness.db, redis: deadRedis })
+      offline = await buildParticipant({ name: 'tour-catalog', schema: 'tour_catalog', routes: probeRoutes, db: harness.db, redis: deadRedis, config })
     })
     afterAll(async () => {
       await offline?.close()
@@ -389,5 +395,105 @@ describe('idempotency plugin: Redis cache', () => {
       expect(reused.statusCode).toBe(422)
       expect(reused.json().error.code).toBe('IDEMPOTENCY_KEY_REUSED')
     })
+  })
+})
+
+describe('idempotency plugin: the fence', () => {
+  const fence = (key: string, authorization?: string) =>
+    command(app, 'POST', `/api/idempotency-keys/${encodeURIComponent(key)}/fence`, undefined, undefined, authorization ? { authorization } : {})
+
+  it('answers a key whose command succeeded with the stored answer, and leaves the key answering', async () => {
+    const tag = randomUUID()
+    const key = randomUUID()
+    const first = await command(app, 'POST', '/probe/tours', { tag }, key)
+    for (let i = 0; i < 2; i++) {
+      const fenced = await fence(key)
+      expect(fenced.statusCode).toBe(200)
+      expect(fenced.json()).toEqual({ applied: true, status: 201, body: first.json() })
+    }
+    const replay = await command(app, 'POST', '/probe/tours', { tag }, key)
+    expect([replay.statusCode, replayed(replay), replay.body]).toEqual([201, true, first.body])
+    expect(await toursTagged(tag)).toBe(1)
+  })
+
+  it('answers a key whose command was rejected with the stored rejection', async () => {
+    const tag = randomUUID()
+    const key = randomUUID()
+    const rejected = await command(app, 'POST', '/probe/tours', { tag, then: 'reject' }, key)
+    expect(rejected.statusCode).toBe(422)
+    expect((await fence(key)).json()).toEqual({ applied: true, status: 422, body: rejected.json() })
+  })
+
+  it('fences an unused key: the command under it then answers 409 IDEMPOTENCY_KEY_FENCED and changes nothing, for good', async () => {
+    const tag = randomUUID()
+    const key = randomUUID()
+    expect((await fence(key)).json()).toEqual({ applied: false })
+    for (let i = 0; i < 2; i++) {
+      const refused = await command(app, 'POST', '/probe/tours', { tag }, key)
+      expect(refused.statusCode).toBe(409)
+      expect(refused.json().error.code).toBe('IDEMPOTENCY_KEY_FENCED')
+    }
+    // Fencing again says the same, and the refusal is not a stored answer to replay.
+    expect((await fence(key)).json()).toEqual({ applied: false })
+    expect(await toursTagged(tag)).toBe(0)
+    expect(await cachedEntries(harness.redis, key)).toEqual([])
+  })
+
+  it('answers 409 REQUEST_IN_PROGRESS while the command holds its key mid-transaction, and the stored answer once it committed', async () => {
+    const tag = randomUUID()
+    const key = randomUUID()
+    const { whenReached, release } = hold(tag)
+    try {
+      const running = command(app, 'POST', '/probe/tours', { tag, then: 'wait' }, key)
+      await whenReached
+      const during = await fence(key)
+      expect(during.statusCode).toBe(409)
+      expect(during.json().error.code).toBe('REQUEST_IN_PROGRESS')
+      release()
+      const answered = await running
+      expect(answered.statusCode).toBe(201)
+      expect((await fence(key)).json()).toEqual({ applied: true, status: 201, body: answered.json() })
+    } finally {
+      release()
+      holds.delete(tag)
+    }
+  })
+
+  it('answers applied:false after a command that crashed and rolled back, and the retry is then refused', async () => {
+    const tag = randomUUID()
+    const key = randomUUID()
+    expect((await command(app, 'POST', '/probe/tours', { tag, then: 'crash-once' }, key)).statusCode).toBe(500)
+    expect((await fence(key)).json()).toEqual({ applied: false })
+    // Without the fence this retry would succeed (the crash happens once).
+    const retry = await command(app, 'POST', '/probe/tours', { tag, then: 'crash-once' }, key)
+    expect(retry.statusCode).toBe(409)
+    expect(retry.json().error.code).toBe('IDEMPOTENCY_KEY_FENCED')
+    expect(await toursTagged(tag)).toBe(0)
+  })
+
+  it('keeps callers apart: another caller\'s fence neither sees nor blocks this caller\'s key', async () => {
+    const tag = randomUUID()
+    const key = randomUUID()
+    expect((await fence(key, SUPPORT)).json()).toEqual({ applied: false })
+    const applied = await command(app, 'POST', '/probe/tours', { tag }, key)
+    expect(applied.statusCode).toBe(201)
+    expect((await fence(key, SUPPORT)).json()).toEqual({ applied: false })
+    expect((await fence(key)).json()).toEqual({ applied: true, status: 201, body: applied.json() })
+    expect((await command(app, 'POST', '/probe/tours', { tag }, key, { authorization: SUPPORT })).json().error.code).toBe('IDEMPOTENCY_KEY_FENCED')
+    expect(await toursTagged(tag)).toBe(1)
+  })
+
+  it('needs a service token and no Idempotency-Key of its own, and takes any key a command may have', async () => {
+    const key = `${randomUUID()}:reserveTour:forward/${'k'.repeat(255 - 57)}`
+    expect(key).toHaveLength(255)
+    const anonymous = await app.inject({ method: 'POST', url: `/api/idempotency-keys/${encodeURIComponent(key)}/fence` })
+    expect(anonymous.statusCode).toBe(401)
+    const bare = await app.inject({ method: 'POST', url: `/api/idempotency-keys/${encodeURIComponent(key)}/fence`, headers: { authorization: SERVICE_AUTHORIZATION } })
+    expect(bare.statusCode).toBe(200)
+    expect(bare.json()).toEqual({ applied: false })
+    expect((await command(app, 'POST', '/probe/tours', { tag: randomUUID() }, key)).json().error.code).toBe('IDEMPOTENCY_KEY_FENCED')
+    const tooLong = await fence('k'.repeat(256))
+    expect(tooLong.statusCode).toBe(400)
+    expect(tooLong.json().error.code).toBe('VALIDATION_FAILED')
   })
 })

@@ -33,22 +33,31 @@ interface StoredResponse {
   body: unknown
 }
 
+/** A row of `idempotency_keys`: a stored answer, or a fence (no command, and never one). */
+type KeyRecord = (StoredResponse & { fenced: false }) | { fenced: true }
+
+/** What `POST /api/idempotency-keys/:key/fence` answers. */
+export type FenceAnswer = { applied: true; status: number; body: unknown } | { applied: false }
+
 declare module 'fastify' {
   interface FastifyRequest {
     /** The command's transaction: its effect commits together with its stored response. */
     tx: Prisma.TransactionClient
   }
   interface FastifyContextConfig {
-    /** Set false on a mutating route that is safe without a key (none in this system). */
+    /** Set false on a mutating route that is safe without a key (the fence). */
     idempotent?: boolean
   }
 }
 
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
-const MAX_KEY_LENGTH = 255
+export const MAX_KEY_LENGTH = 255
+/** The longest a key can be in a path (the fence's), percent-encoded: three characters a byte. */
+export const MAX_ENCODED_KEY_LENGTH = 3 * MAX_KEY_LENGTH
 
 /**
- * Makes every mutating route apply each command exactly once per Idempotency-Key.
+ * Makes every mutating route apply each command exactly once per Idempotency-Key, and lets a
+ * caller settle a command whose outcome it does not know without causing it (the fence).
  *
  * The handler runs inside a Postgres transaction that also inserts the response into the
  * service's `idempotency_keys` table, so the effect and the record commit or vanish together.
@@ -56,14 +65,38 @@ const MAX_KEY_LENGTH = 255
  * 409 REQUEST_IN_PROGRESS instead of a second execution. A business rejection (an AppError
  * below 500) rolls the handler's writes back to a savepoint and is stored like a success; any
  * other failure rolls everything back and stores nothing, so a retry runs the command again.
- * Keys are scoped by method, route and calling client.
+ *
+ * Keys belong to the authenticated caller (`request.caller`, from its service token): two
+ * callers never see or block each other's keys, and no header a caller chooses changes whose
+ * key it is. The fingerprint is the method, the route and the hash of the path parameters and
+ * body, so the same key with another body or on another route is 422 IDEMPOTENCY_KEY_REUSED.
  */
 async function idempotencyPlugin(app: FastifyInstance, options: IdempotencyOptions): Promise<void> {
   const table = `"${options.schema}"."idempotency_keys"`
   const ttl = options.cacheTtlSeconds ?? 86_400
   const timeout = options.transactionTimeoutMs ?? 15_000
-  const cacheKey = (scope: string, key: string) =>
-    `idem:${options.service}:${createHash('sha1').update(scope).digest('hex')}:${key}`
+  // A caller's name has no ':' (SERVICE_TOKENS lists caller:token), so the parts cannot blur.
+  const cacheKey = (caller: string, key: string) => `idem:${options.service}:${caller}:${key}`
+
+  /** The key's advisory lock, held until the transaction ends; 409 while another holds it. */
+  async function lockKey(tx: Prisma.TransactionClient, caller: string, key: string): Promise<void> {
+    const [lock] = await tx.$queryRawUnsafe<{ locked: boolean }[]>(
+      'SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0)) AS locked', `${options.schema}\n${caller}\n${key}`)
+    if (!lock?.locked) throw new AppError('REQUEST_IN_PROGRESS')
+  }
+
+  /**
+   * The key's record. Called only with the key's lock held, as a statement of its own, so
+   * that (READ COMMITTED) its snapshot is taken after the lock: in the same statement as the
+   * lock, a request arriving just as another one under the key commits would get the lock yet
+   * not see that commit's record (Postgres makes a commit visible before it releases the
+   * commit's locks, so a snapshot taken after the lock always sees it).
+   */
+  async function findRecord(tx: Prisma.TransactionClient, caller: string, key: string): Promise<KeyRecord | undefined> {
+    const [row] = await tx.$queryRawUnsafe<(StoredResponse & { fenced: boolean })[]>(
+      `SELECT fingerprint, status, body, fenced_at IS NOT NULL AS fenced FROM ${table} WHERE caller = $1 AND key = $2`, caller, key)
+    return row as KeyRecord | undefined
+  }
 
   app.decorateRequest('tx', null as unknown as Prisma.TransactionClient)
 
@@ -87,22 +120,17 @@ async function idempotencyPlugin(app: FastifyInstance, options: IdempotencyOptio
 
   async function runCommand(this: FastifyInstance, request: FastifyRequest, reply: FastifyReply, handler: RouteHandlerMethod) {
     const key = idempotencyKeyOf(request.raw)!
-    const client = (request.headers[HEADERS.clientId] as string | undefined) ?? 'anonymous'
-    const scope = `${request.method} ${request.routeOptions.url}|${client}`
+    const caller = callerOf(request)
     const fingerprint = fingerprintOf(request)
 
-    const cached = await tryRedis(options.redis, (redis) => redis.get(cacheKey(scope, key)))
+    // Only answers are cached, never fences: a fenced key always reaches Postgres.
+    const cached = await tryRedis(options.redis, (redis) => redis.get(cacheKey(caller, key)))
     if (cached) return answer(reply, JSON.parse(cached) as StoredResponse, fingerprint, true)
 
     const outcome = await options.db.$transaction(async (tx) => {
-      const [lock] = await tx.$queryRawUnsafe<{ locked: boolean }[]>(
-        'SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0)) AS locked', `${options.schema}\n${scope}\n${key}`)
-      if (!lock?.locked) throw new AppError('REQUEST_IN_PROGRESS')
-      // A statement of its own, so that (READ COMMITTED) its snapshot is taken after the lock:
-      // in the same statement as the lock, a duplicate arriving just as the first request
-      // commits would get the lock yet not see the stored answer, and fail on the INSERT.
-      const [existing] = await tx.$queryRawUnsafe<StoredResponse[]>(
-        `SELECT fingerprint, status, body FROM ${table} WHERE scope = $1 AND key = $2`, scope, key)
+      await lockKey(tx, caller, key)
+      const existing = await findRecord(tx, caller, key)
+      if (existing?.fenced) throw new AppError('IDEMPOTENCY_KEY_FENCED')
       if (existing) return { stored: existing, replayed: true }
 
       await tx.$executeRawUnsafe('SAVEPOINT idempotent_command')
@@ -119,18 +147,49 @@ async function idempotencyPlugin(app: FastifyInstance, options: IdempotencyOptio
       // The first answer is the body as jsonb gives it back (jsonb reorders object keys), so
       // that it is byte-for-byte the answer every replay, from Postgres or Redis, will send.
       const [stored] = await tx.$queryRawUnsafe<StoredResponse[]>(
-        `INSERT INTO ${table} (scope, key, fingerprint, status, body) VALUES ($1, $2, $3, $4, $5::jsonb)
+        `INSERT INTO ${table} (caller, key, fingerprint, status, body) VALUES ($1, $2, $3, $4, $5::jsonb)
          RETURNING fingerprint, status, body`,
-        scope, key, fingerprint, result.status, JSON.stringify(result.body))
+        caller, key, fingerprint, result.status, JSON.stringify(result.body))
       return { stored: stored!, replayed: false }
     }, { timeout, maxWait: timeout })
 
     if (outcome.stored.fingerprint === fingerprint) {
-      void tryRedis(options.redis, (redis) => redis.set(cacheKey(scope, key), JSON.stringify(outcome.stored), 'EX', ttl))
+      void tryRedis(options.redis, (redis) => redis.set(cacheKey(caller, key), JSON.stringify(outcome.stored), 'EX', ttl))
     }
     if (!outcome.replayed) await options.onCommitted?.(request)
     return answer(reply, outcome.stored, fingerprint, outcome.replayed)
   }
+
+  // The fence: settles a command whose outcome the caller does not know (a timeout, a dropped
+  // reply), without ever causing it. It takes the key's lock like a command, so while the
+  // command runs it answers 409 REQUEST_IN_PROGRESS; once it holds the lock, either the
+  // command committed (its stored answer is returned) or it never will: the fence row makes
+  // every later command under the key answer 409 IDEMPOTENCY_KEY_FENCED. Fencing is itself
+  // idempotent (the record only ever goes from nothing to an answer or to a fence) and needs
+  // no Idempotency-Key of its own.
+  app.post<{ Params: { key: string } }>('/api/idempotency-keys/:key/fence', {
+    config: { idempotent: false },
+    schema: {
+      params: { type: 'object', properties: { key: { type: 'string', minLength: 1, maxLength: MAX_KEY_LENGTH } }, required: ['key'] },
+    },
+  }, async (request): Promise<FenceAnswer> => {
+    const caller = callerOf(request)
+    const { key } = request.params
+    return options.db.$transaction(async (tx) => {
+      await lockKey(tx, caller, key)
+      const existing = await findRecord(tx, caller, key)
+      if (existing && !existing.fenced) return { applied: true, status: existing.status, body: existing.body }
+      // No conflict is possible: only a holder of the key's lock writes its record.
+      if (!existing) await tx.$executeRawUnsafe(`INSERT INTO ${table} (caller, key, fenced_at) VALUES ($1, $2, now())`, caller, key)
+      return { applied: false }
+    }, { timeout, maxWait: timeout })
+  })
+}
+
+/** The authenticated caller; the service-auth plugin refuses anonymous requests before this runs. */
+function callerOf(request: FastifyRequest): string {
+  if (!request.caller) throw new AppError('UNAUTHORIZED')
+  return request.caller
 }
 
 function answer(reply: FastifyReply, stored: StoredResponse, fingerprint: string, replayed: boolean) {
@@ -140,9 +199,13 @@ function answer(reply: FastifyReply, stored: StoredResponse, fingerprint: string
   return reply.code(stored.status).type('application/json; charset=utf-8').send(JSON.stringify(stored.body))
 }
 
-/** Hash of what the command is about: its path parameters and body (key order ignored). */
-export function fingerprintOf(request: Pick<FastifyRequest, 'params' | 'body'>): string {
-  return createHash('sha256').update(canonicalJson({ params: request.params ?? {}, body: request.body ?? null })).digest('hex')
+/**
+ * What the command is: its method and route, and the hash of its path parameters and body
+ * (key order ignored), e.g. `POST /api/tours/:tourId/reservations 9f2c…`.
+ */
+export function fingerprintOf(request: Pick<FastifyRequest, 'method' | 'routeOptions' | 'params' | 'body'>): string {
+  const hash = createHash('sha256').update(canonicalJson({ params: request.params ?? {}, body: request.body ?? null })).digest('hex')
+  return `${request.method} ${request.routeOptions.url} ${hash}`
 }
 
 function toArray<T>(value: T | T[] | undefined): T[] {

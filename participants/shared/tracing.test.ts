@@ -4,9 +4,10 @@ import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { HttpCommandClient, traceparentFor } from '../../orchestrator/src/transport/http-command-client.ts'
 import { captureLogs } from '../../test/support/log-capture.ts'
-import { participantHarness } from '../../test/support/participant-harness.ts'
+import { participantHarness, read } from '../../test/support/participant-harness.ts'
 import { buildParticipant } from './build-participant.ts'
 import { requestBindings } from '../../platform/request-context.ts'
+import { DEV_SERVICE_TOKEN } from '../../platform/service-tokens.ts'
 
 // Tracing: the orchestrator sends each command with the saga id and a W3C traceparent whose
 // trace id is that saga id; a participant puts both on every line it logs for the request,
@@ -72,7 +73,7 @@ describe('a participant logging a request', () => {
   it('puts the saga id and trace id on every line of the request, its own lines included', async () => {
     const sagaId = randomUUID()
     const traceparent = traceparentFor(sagaId)
-    const response = await app.inject({ method: 'GET', url: '/probe/read', headers: { 'x-saga-id': sagaId, traceparent } })
+    const response = await read(app, '/probe/read', { 'x-saga-id': sagaId, traceparent })
     expect(response.statusCode).toBe(200)
 
     const lines = linesOf(reqIdsWhere((line) => line.sagaId === sagaId))
@@ -86,7 +87,7 @@ describe('a participant logging a request', () => {
   it('keeps the ids of concurrent requests apart', async () => {
     const sagas = [randomUUID(), randomUUID(), randomUUID()]
     await Promise.all(sagas.map((sagaId) =>
-      app.inject({ method: 'GET', url: '/probe/read', headers: { 'x-saga-id': sagaId, traceparent: traceparentFor(sagaId) } })))
+      read(app, '/probe/read', { 'x-saga-id': sagaId, traceparent: traceparentFor(sagaId) })))
     for (const sagaId of sagas) {
       const lines = linesOf(reqIdsWhere((line) => line.sagaId === sagaId))
       expect(lines).toHaveLength(3)
@@ -99,7 +100,7 @@ describe('a command sent by the orchestrator\'s HTTP client', () => {
   it('is logged by the participant with the saga id and the saga id as trace id', async () => {
     const address = app.server.address()
     const port = typeof address === 'object' && address ? address.port : 0
-    const client = new HttpCommandClient({ baseUrls: { probe: `http://127.0.0.1:${port}` } })
+    const client = new HttpCommandClient({ baseUrls: { probe: `http://127.0.0.1:${port}` }, token: DEV_SERVICE_TOKEN })
     const sagaId = randomUUID()
 
     const outcome = await client.send(

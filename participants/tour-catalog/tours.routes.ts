@@ -1,45 +1,38 @@
 import { randomUUID } from 'node:crypto'
-import type { FastifyInstance } from 'fastify'
-import type { Tour } from '../../generated/prisma/client.ts'
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
+import type { Tour, TourReservation } from '../../generated/prisma/client.ts'
 import { AppError } from '../../platform/errors.ts'
-import { currency as currencySchema, cancellationPolicy as cancellationPolicySchema } from '../../platform/vocabulary.ts'
 import { toMajor, toMinor } from '../../platform/money.ts'
+import {
+  cancellationPolicy, capacity, currency, isoDate, MAX_AMOUNT, name, spots, spotsLeft, unitPrice, uuid, uuidParams,
+} from '../../platform/vocabulary.ts'
+import { dateOf, isoDateOf, todayUtc } from '../shared/calendar.ts'
+import { created, defineCommand, ok } from '../shared/define-command.ts'
+import { findRow, type KeyedTable, lockRow } from '../shared/rows.ts'
+import { object } from '../shared/schema.ts'
 
-const uuid = { type: 'string', format: 'uuid' } as const
-const isoDate = { type: 'string', format: 'date' } as const
+export interface TourRoutesOptions {
+  /** The clock that says which tours have departed. Default: the system clock. */
+  now?: () => Date
+}
 
-const tourBody = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['name', 'date', 'capacity', 'price', 'currency', 'cancellationPolicy'],
-  properties: {
-    tourId: uuid,
-    name: { type: 'string', minLength: 1, maxLength: 200 },
-    date: isoDate,
-    capacity: { type: 'integer', minimum: 1, maximum: 100_000 },
-    availableSpots: { type: 'integer', minimum: 0, maximum: 100_000 },
-    price: { type: 'number', minimum: 0, maximum: 1_000_000 },
-    currency: currencySchema,
-    cancellationPolicy: cancellationPolicySchema,
-  },
-} as const
+const tours: KeyedTable<Tour> = {
+  table: '"tour_catalog"."tours"',
+  read: (tx, id) => tx.tour.findUnique({ where: { id } }),
+  notFound: () => new AppError('TOUR_NOT_FOUND'),
+}
 
-interface TourBody {
-  tourId?: string
-  name: string
-  date: string
-  capacity: number
-  availableSpots?: number
-  price: number
-  currency: string
-  cancellationPolicy: { minDays: number; feePercent: number }
+const reservations: KeyedTable<TourReservation> = {
+  table: '"tour_catalog"."reservations"',
+  read: (tx, id) => tx.tourReservation.findUnique({ where: { id } }),
+  notFound: () => new AppError('RESERVATION_NOT_FOUND'),
 }
 
 export function tourView(tour: Tour) {
   return {
     tourId: tour.id,
     name: tour.name,
-    date: tour.date.toISOString().slice(0, 10),
+    date: isoDateOf(tour.date),
     capacity: tour.capacity,
     availableSpots: tour.availableSpots,
     price: toMajor(tour.priceMinor, tour.currency),
@@ -48,33 +41,34 @@ export function tourView(tour: Tour) {
   }
 }
 
-export default async function tourRoutes(app: FastifyInstance): Promise<void> {
-  app.get('/api/tours', async () => {
-    const tours = await app.db.tour.findMany({ orderBy: [{ date: 'asc' }, { name: 'asc' }] })
-    return tours.map(tourView)
-  })
+function reservationView(reservation: TourReservation) {
+  return {
+    reservationId: reservation.id,
+    tourId: reservation.tourId,
+    spots: reservation.spots,
+    status: reservation.status,
+    amount: toMajor(reservation.amountMinor, reservation.currency),
+    currency: reservation.currency,
+  }
+}
 
-  app.get<{ Params: { tourId: string } }>('/api/tours/:tourId', {
-    schema: { params: { type: 'object', properties: { tourId: uuid }, required: ['tourId'] } },
-  }, async (request) => {
-    const tour = await app.db.tour.findUnique({ where: { id: request.params.tourId } })
-    if (!tour) throw new AppError('TOUR_NOT_FOUND')
-    return tourView(tour)
-  })
-
-  app.post<{ Body: TourBody }>('/api/tours', { schema: { body: tourBody } }, async (request, reply) => {
-    const body = request.body
+// A tour's date may be past: a catalog keeps its history.
+const createTour = defineCommand({
+  url: '/api/tours',
+  body: object(
+    { tourId: uuid, name, date: isoDate, capacity, availableSpots: spotsLeft, price: unitPrice, currency, cancellationPolicy },
+    { optional: ['tourId', 'availableSpots'] },
+  ),
+  async run({ tx, body }) {
     const availableSpots = body.availableSpots ?? body.capacity
-    if (availableSpots > body.capacity) {
-      throw new AppError('VALIDATION_FAILED', 'availableSpots cannot exceed capacity')
-    }
+    if (availableSpots > body.capacity) throw new AppError('VALIDATION_FAILED', 'availableSpots cannot exceed capacity')
     const id = body.tourId ?? randomUUID()
-    if (await request.tx.tour.findUnique({ where: { id }, select: { id: true } })) throw new AppError('TOUR_ALREADY_EXISTS')
-    const tour = await request.tx.tour.create({
+    if (await tx.tour.findUnique({ where: { id }, select: { id: true } })) throw new AppError('TOUR_ALREADY_EXISTS')
+    const tour = await tx.tour.create({
       data: {
         id,
         name: body.name,
-        date: new Date(`${body.date}T00:00:00Z`),
+        date: dateOf(body.date),
         capacity: body.capacity,
         availableSpots,
         priceMinor: toMinor(body.price, body.currency),
@@ -83,82 +77,81 @@ export default async function tourRoutes(app: FastifyInstance): Promise<void> {
         cancellationFeePercent: body.cancellationPolicy.feePercent,
       },
     })
-    reply.code(201)
-    return tourView(tour)
-  })
+    return created(tourView(tour))
+  },
+})
 
-  // Reserve spots. The quote (price × spots) is the amount the saga charges: clients never
-  // name an amount. A conditional decrement makes overselling impossible under any race.
-  app.post<{ Params: { tourId: string }; Body: { spots: number; currency?: string } }>('/api/tours/:tourId/reservations', {
-    schema: {
-      params: { type: 'object', properties: { tourId: uuid }, required: ['tourId'] },
-      body: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['spots'],
-        properties: { spots: { type: 'integer', minimum: 1, maximum: 50 }, currency: currencySchema },
-      },
+// Reserve spots. The quote (price × spots) is the amount the saga charges: clients never
+// name an amount. So it is checked here, where it is made, that the quote can be charged,
+// booked and earned on: a total above MAX_AMOUNT would be refused downstream, after the
+// spots were taken, or overflow the minor-unit columns. A tour that departs today or has
+// departed cannot be booked any more. A conditional decrement makes overselling impossible
+// under any race.
+function reserveSpots(now: () => Date) {
+  return defineCommand({
+    url: '/api/tours/:tourId/reservations',
+    params: uuidParams('tourId'),
+    body: object({ spots, currency }, { optional: ['currency'] }),
+    async run({ tx, params: { tourId }, body }) {
+      const tour = await findRow(tx, tours, tourId)
+      const today = todayUtc(now())
+      if (isoDateOf(tour.date) <= today) throw new AppError('TOUR_DEPARTED', undefined, { tourId, date: isoDateOf(tour.date), today })
+      if (body.currency && body.currency !== tour.currency) {
+        throw new AppError('CURRENCY_MISMATCH', `This tour is sold in ${tour.currency}`)
+      }
+      const amountMinor = tour.priceMinor * body.spots
+      if (amountMinor > toMinor(MAX_AMOUNT, tour.currency)) {
+        throw new AppError('AMOUNT_LIMIT_EXCEEDED', `${body.spots} spots cost ${toMajor(amountMinor, tour.currency)} ${tour.currency}; one payment moves at most ${MAX_AMOUNT}`, {
+          tourId, requested: body.spots, amount: toMajor(amountMinor, tour.currency), maxAmount: MAX_AMOUNT, currency: tour.currency,
+        })
+      }
+      const taken = await tx.tour.updateMany({
+        where: { id: tourId, availableSpots: { gte: body.spots } },
+        data: { availableSpots: { decrement: body.spots } },
+      })
+      if (taken.count === 0) throw new AppError('INSUFFICIENT_SPOTS', undefined, { tourId, requested: body.spots })
+      const reservation = await tx.tourReservation.create({
+        data: { id: randomUUID(), tourId, spots: body.spots, amountMinor, currency: tour.currency, status: 'RESERVED' },
+      })
+      return created({ ...reservationView(reservation), tour: tourView({ ...tour, availableSpots: tour.availableSpots - body.spots }) })
     },
-  }, async (request, reply) => {
-    const { tourId } = request.params
-    const { spots, currency } = request.body
-    const tx = request.tx
-    const tour = await tx.tour.findUnique({ where: { id: tourId } })
-    if (!tour) throw new AppError('TOUR_NOT_FOUND')
-    if (currency && currency !== tour.currency) {
-      throw new AppError('CURRENCY_MISMATCH', `This tour is sold in ${tour.currency}`)
-    }
-    const taken = await tx.tour.updateMany({
-      where: { id: tourId, availableSpots: { gte: spots } },
-      data: { availableSpots: { decrement: spots } },
-    })
-    if (taken.count === 0) throw new AppError('INSUFFICIENT_SPOTS', undefined, { tourId, requested: spots })
-    const reservation = await tx.tourReservation.create({
-      data: { id: randomUUID(), tourId, spots, amountMinor: tour.priceMinor * spots, currency: tour.currency, status: 'RESERVED' },
-    })
-    reply.code(201)
-    return {
-      reservationId: reservation.id,
-      tourId,
-      spots,
-      status: reservation.status,
-      amount: toMajor(reservation.amountMinor, reservation.currency),
-      currency: reservation.currency,
-      tour: tourView({ ...tour, availableSpots: tour.availableSpots - spots }),
-    }
   })
+}
 
-  // Release a reservation: the undo of reserve, and the last step of a cancellation. The
-  // status guard gives the spots back at most once, whatever the key.
-  app.post<{ Params: { reservationId: string } }>('/api/reservations/:reservationId/release', {
-    schema: { params: { type: 'object', properties: { reservationId: uuid }, required: ['reservationId'] } },
-  }, async (request) => {
-    const { reservationId } = request.params
-    const tx = request.tx
-    const reservation = await tx.tourReservation.findUnique({ where: { id: reservationId } })
-    if (!reservation) throw new AppError('RESERVATION_NOT_FOUND')
-    const released = await tx.tourReservation.updateMany({
-      where: { id: reservationId, status: 'RESERVED' },
-      data: { status: 'RELEASED', releasedAt: new Date() },
-    })
-    if (released.count === 1) {
+// Release a reservation: the undo of reserve, and the last step of a cancellation. Locked,
+// so the spots go back at most once whatever the key; a reservation released already is the
+// state asked for: 200 with releasedSpots 0.
+const releaseReservation = defineCommand({
+  url: '/api/reservations/:reservationId/release',
+  params: uuidParams('reservationId'),
+  async run({ tx, params: { reservationId } }) {
+    const reservation = await lockRow(tx, reservations, reservationId)
+    const releasing = reservation.status === 'RESERVED'
+    if (releasing) {
+      await tx.tourReservation.update({ where: { id: reservationId }, data: { status: 'RELEASED', releasedAt: new Date() } })
       await tx.tour.update({ where: { id: reservation.tourId }, data: { availableSpots: { increment: reservation.spots } } })
     }
-    return { reservationId, tourId: reservation.tourId, status: 'RELEASED', releasedSpots: released.count === 1 ? reservation.spots : 0 }
-  })
+    return ok({ reservationId, tourId: reservation.tourId, status: 'RELEASED', releasedSpots: releasing ? reservation.spots : 0 })
+  },
+})
 
-  app.get<{ Params: { reservationId: string } }>('/api/reservations/:reservationId', {
-    schema: { params: { type: 'object', properties: { reservationId: uuid }, required: ['reservationId'] } },
-  }, async (request) => {
-    const reservation = await app.db.tourReservation.findUnique({ where: { id: request.params.reservationId } })
-    if (!reservation) throw new AppError('RESERVATION_NOT_FOUND')
-    return {
-      reservationId: reservation.id,
-      tourId: reservation.tourId,
-      spots: reservation.spots,
-      status: reservation.status,
-      amount: toMajor(reservation.amountMinor, reservation.currency),
-      currency: reservation.currency,
-    }
-  })
+/** The catalog: tours, and reservations of their spots. */
+export function tourRoutes(options: TourRoutesOptions = {}): FastifyPluginAsync {
+  const now = options.now ?? (() => new Date())
+  return async function routes(app: FastifyInstance): Promise<void> {
+    app.get('/api/tours', async () => {
+      const all = await app.db.tour.findMany({ orderBy: [{ date: 'asc' }, { name: 'asc' }] })
+      return all.map(tourView)
+    })
+
+    app.get<{ Params: { tourId: string } }>('/api/tours/:tourId', { schema: { params: uuidParams('tourId') } },
+      async (request) => tourView(await findRow(app.db, tours, request.params.tourId)))
+
+    app.get<{ Params: { reservationId: string } }>('/api/reservations/:reservationId', { schema: { params: uuidParams('reservationId') } },
+      async (request) => reservationView(await findRow(app.db, reservations, request.params.reservationId)))
+
+    await app.register(createTour)
+    await app.register(reserveSpots(now))
+    await app.register(releaseReservation)
+  }
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createDatabase } from '../../platform/database.ts'
+import { SERVICE_AUTHORIZATION } from '../support/participant-harness.ts'
 import { spawnService, stopAll } from '../support/processes.ts'
 
 // A real tour-catalog process that dies right after committing a command and before answering
@@ -27,7 +28,7 @@ async function createTour(capacity: number) {
 function reserve(url: string, tourId: string, key: string, spots: number) {
   return fetch(`${url}/api/tours/${tourId}/reservations`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'idempotency-key': key },
+    headers: { 'content-type': 'application/json', authorization: SERVICE_AUTHORIZATION, 'idempotency-key': key },
     body: JSON.stringify({ spots }),
     signal: AbortSignal.timeout(10_000),
   })
@@ -60,7 +61,7 @@ describe('a participant that crashes between commit and answer', () => {
     expect(reservations.map((r) => ({ id: r.id, spots: r.spots }))).toEqual([{ id: answer.reservationId, spots: 3 }])
     expect(answer).toMatchObject({ tourId: tour.id, spots: 3, amount: 225, currency: 'EUR', status: 'RESERVED' })
 
-    const read = await fetch(`${healthy.url}/api/tours/${tour.id}`, { signal: AbortSignal.timeout(5_000) })
+    const read = await fetch(`${healthy.url}/api/tours/${tour.id}`, { headers: { authorization: SERVICE_AUTHORIZATION }, signal: AbortSignal.timeout(5_000) })
     expect(((await read.json()) as { availableSpots: number }).availableSpots).toBe(7)
   }, 90_000)
 })

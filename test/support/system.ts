@@ -13,7 +13,7 @@ import { buildTourCatalog } from '../../participants/tour-catalog/tour-catalog.a
 import { buildOrchestratorApp, type OrchestratorAppOptions } from '../../orchestrator/src/http/app.ts'
 import type { SagaRegistry } from '../../orchestrator/src/engine/saga-registry.ts'
 import { HttpCommandClient } from '../../orchestrator/src/transport/http-command-client.ts'
-import { participantHarness } from './participant-harness.ts'
+import { asService, participantHarness } from './participant-harness.ts'
 
 const BUILDERS = {
   'tour-catalog': buildTourCatalog,
@@ -96,10 +96,11 @@ export async function startSystem(options: SystemOptions = {}) {
     db: shared.db,
     redis: shared.redis,
     baseUrls,
+    /** A participant, whose `inject` sends the orchestrator's (dev) service token unless told otherwise. */
     participant(name: ParticipantName): FastifyInstance {
       const app = participants.get(name)
       if (!app) throw new Error(`${name} is down in this system`)
-      return app
+      return asService(app)
     },
     /** Makes a participant answer matching requests with an error; returns a handle to count hits. */
     inject(fault: Fault) {

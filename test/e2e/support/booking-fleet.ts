@@ -4,6 +4,7 @@ import { afterAll, beforeAll } from 'vitest'
 import { createDatabase, type PrismaClient } from '../../../platform/database.ts'
 import { PARTICIPANT_NAMES, SERVICES, type ParticipantName } from '../../../platform/services.ts'
 import { freePorts } from '../../support/free-ports.ts'
+import { SERVICE_AUTHORIZATION } from '../../support/participant-harness.ts'
 import { freePort, type RunningService, spawnService, stopAll } from '../../support/processes.ts'
 
 /**
@@ -112,7 +113,7 @@ export async function createTours(fleet: ParticipantFleet, specs: TourSpec[]): P
   return Promise.all(specs.map(async (spec, index) => {
     const response = await fetch(`${fleet.urls['tour-catalog']}/api/tours`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'idempotency-key': randomUUID() },
+      headers: { 'content-type': 'application/json', authorization: SERVICE_AUTHORIZATION, 'idempotency-key': randomUUID() },
       body: JSON.stringify({
         name: `Crash-test tour ${index + 1}`, date: '2031-09-01', capacity: spec.capacity, price: spec.price,
         currency: 'EUR', cancellationPolicy: { minDays: 7, feePercent: 10 },
