@@ -114,4 +114,38 @@ describe('saga recover, killed half-way and run again', () => {
     expect(unknown.code, unknown.output).toBe(3)
     expect(unknown.output).toContain('SAGA_NOT_FOUND')
   })
+
+  it('ends in bounded time on a saga whose post-pivot participant is down: the summary counts it still running, exit 1', async () => {
+    const run = newRun('cli-bounded')
+    const [tour] = await createTours(fleet(), [{ capacity: 10, price: 30 }])
+    // Loyalty down: the saga is paid and confirmed, then retries its points forever (transient).
+    await fleet().stop('loyalty')
+    try {
+      const orchestrator = await spawnOrchestrator(fleet(), { env: { SAGA_RECOVERY_INTERVAL_MS: '0' } })
+      const started = await bookUntilAnswered(() => orchestrator.url, {
+        key: run.key(1), body: { tourId: tour!.tourId, userId: run.userId(1), numberOfSpots: 1, paymentMethod: 'pm_card_visa' },
+      }, { waitMs: 0, deadline: Date.now() + 20_000 })
+      const sagaId = started.body.sagaId!
+      await expect.poll(async () => (await sagasOfRun(db, run.prefix))[0]?.state, { timeout: 20_000 }).toBe('BOOKING_CONFIRMED')
+      await orchestrator.stop('SIGKILL')
+      await sleep(LEASE_TTL_MS + 200)
+
+      const began = Date.now()
+      const bounded = await saga(['recover', '--timeout', '4'], 60_000)
+      const tookMs = Date.now() - began
+      expect(bounded.code, bounded.output).toBe(1)
+      expect(bounded.output).toContain(`Timed out after 4 s: 1 saga(s) still running are left to the orchestrators`)
+      expect(bounded.output).toMatch(/Summary: found \d+, recovered \d+, .*still running [1-9]\d*/)
+      // Bounded: its timeout, plus starting a process and handing the lease back.
+      expect(tookMs).toBeLessThan(45_000)
+      expect((await sagasOfRun(db, run.prefix)).find((s) => s.id === sagaId)?.status).toBe('RUNNING')
+    } finally {
+      await fleet().start('loyalty')
+    }
+    // With loyalty back, the next recovery finishes it.
+    await sleep(LEASE_TTL_MS + 200)
+    const finished = await saga(['recover', '--timeout', '60'])
+    expect(finished.code, finished.output).toBe(0)
+    expect((await sagasOfRun(db, run.prefix))[0]?.status).toBe('COMPLETED')
+  })
 })
