@@ -165,8 +165,8 @@ describe('pause and resume', () => {
     const o = open(participants)
     const saga = await start(o)
     await expect.poll(() => participants.calls(saga.id, 'award').length, { timeout: 5_000 }).toBeGreaterThan(1)
-    await o.act(saga.id, 'pause', { actor: 'operator:ann', reason: 'loyalty is being repaired' })
-    await expect.poll(async () => (await o.getSaga(saga.id)).status, { timeout: 5_000 }).toBe('PARKED')
+    // Answered once honoured: the runner is woken from its backoff and parks the saga.
+    expect((await o.act(saga.id, 'pause', { actor: 'operator:ann', reason: 'loyalty is being repaired' })).status).toBe('PARKED')
     const paused = await o.getSaga(saga.id)
     expect(paused.incident).toMatchObject({ kind: 'paused', code: 'PAUSED', step: 'award', message: 'Paused by operator:ann: loyalty is being repaired' })
     const callsWhilePaused = participants.calls(saga.id, 'award').length
@@ -195,7 +195,7 @@ describe('abort', () => {
     const o = open(participants)
     const saga = await start(o)
     await expect.poll(() => participants.calls(saga.id, 'pay').length, { timeout: 5_000 }).toBeGreaterThan(1)
-    await o.act(saga.id, 'abort', { actor: 'operator:ann', reason: 'customer called' })
+    expect((await o.act(saga.id, 'abort', { actor: 'operator:ann', reason: 'customer called' })).status).not.toBe('RUNNING')
     const final = (await settled(o, saga.id))!
     expect(final).toMatchObject({ status: 'FAILED', error: { code: 'SAGA_ABORTED', step: 'pay' } })
     expect(participants.calls(saga.id, 'pay', 'fence')).toHaveLength(1)

@@ -69,6 +69,8 @@ export interface BulkResult {
 /** Statuses a start request waits to leave: a parked saga will not move without an operator. */
 const UNSETTLED: ReadonlySet<SagaStatus> = new Set(['RUNNING', 'COMPENSATING'])
 const UNFINISHED: readonly SagaStatus[] = ['RUNNING', 'COMPENSATING', 'PARKED', 'COMPENSATION_FAILED']
+/** How long an abort or pause waits for the runner to honour it before answering. */
+const REQUEST_WAIT_MS = 2_000
 /** Most sagas one bulk action touches. */
 export const MAX_BULK = 1_000
 
@@ -331,7 +333,7 @@ export class Orchestrator {
    * the saga as it is right after. Every action is in the saga's event log with its actor and
    * reason. A refusal is an AppError naming what is possible instead.
    */
-  async act(sagaId: string, action: OperatorAction, input: ActionInput, decideAgain = true): Promise<SagaInstance> {
+  async act(sagaId: string, action: OperatorAction, input: ActionInput, options: { waitMs?: number } = {}, decideAgain = true): Promise<SagaInstance> {
     const saga = await this.getSaga(sagaId)
     const definition = this.#definitionOf(saga)
     const decision = decideOperatorAction(definition, saga, action, input)
@@ -343,13 +345,16 @@ export class Orchestrator {
         const statuses: SagaStatus[] = decision.request === 'abort' ? ['RUNNING'] : ['RUNNING', 'COMPENSATING']
         if (!(await this.#store.request(sagaId, decision.request, statuses, audit))) {
           // It moved on between the read and the request (past its pivot, say): decide again, once.
-          if (decideAgain) return this.act(sagaId, action, input, false)
+          if (decideAgain) return this.act(sagaId, action, input, options, false)
           throw new AppError('SAGA_BUSY', 'The saga changed while the action was being taken')
         }
         this.#logger.info({ sagaId, action, actor: input.actor, reason: input.reason }, 'operator request recorded')
         if (this.#driving.has(sagaId)) this.#runner.wake(sagaId)
         else await this.#takeOverIfOrphaned(sagaId)
-        return this.getSaga(sagaId)
+        // Answered with the saga once its runner honoured the request (it parks or turns back
+        // at its next decision, at once unless it is inside a participant's call): the caller
+        // sees what the action did, not only that it was accepted.
+        return this.#whenHonoured(sagaId, decision.request, options.waitMs ?? REQUEST_WAIT_MS)
       }
       case 'take-over': {
         if (this.#driving.has(sagaId)) throw new AppError('SAGA_BUSY', 'This orchestrator is driving the saga right now')
@@ -397,7 +402,8 @@ export class Orchestrator {
         continue
       }
       try {
-        const after = await this.act(id, action, input)
+        // One saga after the other, without waiting for each request to be honoured.
+        const after = await this.act(id, action, input, { waitMs: 0 })
         results.push({ sagaId: id, status: after.status, outcome: 'done' })
       } catch (error) {
         if (!(error instanceof AppError)) throw error
@@ -421,6 +427,17 @@ export class Orchestrator {
     const definition = this.#registry.find(saga.type, saga.definitionVersion)
     if (!definition) throw new AppError('SAGA_DEFINITION_UNKNOWN', `The saga started on ${saga.type} version ${saga.definitionVersion}, which this orchestrator does not have: act on it from one that does`)
     return definition
+  }
+
+  /** The saga once its runner honoured an abort (it left RUNNING) or a pause (it parked), or after `waitMs`. */
+  async #whenHonoured(sagaId: string, request: 'abort' | 'pause', waitMs: number): Promise<SagaInstance> {
+    const until = Date.now() + waitMs
+    for (;;) {
+      const saga = await this.getSaga(sagaId)
+      const honoured = request === 'abort' ? saga.status !== 'RUNNING' || !saga.abortRequested : !saga.pauseRequest
+      if (honoured || Date.now() >= until) return saga
+      await delay(25)
+    }
   }
 
   /** A request on a saga whose owner died is honoured here: take it over and drive it. */
