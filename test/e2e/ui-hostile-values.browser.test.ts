@@ -1,16 +1,16 @@
 import { randomUUID } from 'node:crypto'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { configWith } from '../../platform/config.ts'
 import { mintDevToken } from '../../orchestrator/src/cli/dev-token.ts'
 import { command, isoDateInDays } from '../support/participant-harness.ts'
+import { launchChromium } from '../support/browser.ts'
 import { startSystem, TOKENS, type TestSystem } from '../support/system.ts'
 
 // The page at /ui shows values that came from whoever started a saga. Every one is rendered as
 // text, and the Content-Security-Policy forbids inline scripts and other origins besides, so a
 // hostile value is shown, never run.
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const HOSTILE = '<img src=x onerror=alert(1)>'
 
 /**
@@ -45,10 +45,7 @@ describe('the page at /ui with hostile values and its Content-Security-Policy', 
   beforeAll(async () => {
     system = await startSystem()
     base = await system.orchestrator.listen({ port: 0, host: '127.0.0.1' })
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
-    })
+    browser = await launchChromium()
     const tour = (await command(system.participant('tour-catalog'), 'POST', '/api/tours', {
       name: 'Hostile tour', date: isoDateInDays(30), capacity: 5, price: 40, currency: 'EUR', cancellationPolicy: { minDays: 3, feePercent: 0 },
     })).json()

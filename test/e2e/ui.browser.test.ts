@@ -1,15 +1,15 @@
-import { existsSync, mkdirSync } from 'node:fs'
+import { mkdirSync } from 'node:fs'
 import path from 'node:path'
 import { randomUUID } from 'node:crypto'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { command, isoDateInDays } from '../support/participant-harness.ts'
+import { launchChromium } from '../support/browser.ts'
 import { startSystem, TOKENS, type TestSystem } from '../support/system.ts'
 import { defineSaga } from '../../orchestrator/src/engine/saga-definition.ts'
 import { SagaRegistry } from '../../orchestrator/src/engine/saga-registry.ts'
 import { tourBookingSaga } from '../../orchestrator/src/sagas/tour-booking/tour-booking.saga.ts'
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const ARTIFACTS = path.resolve(import.meta.dirname, '../artifacts')
 
 // Undo gives up fast, so a saga reaches COMPENSATION_FAILED within the test.
@@ -28,14 +28,9 @@ describe('the support page at /ui', () => {
   const userId = `ui-${randomUUID().slice(0, 8)}`
 
   beforeAll(async () => {
-    // A missing browser fails these tests: they must never pass by not running.
-    if (!existsSync(CHROMIUM)) throw new Error(`No Chromium at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH)`)
     system = await startSystem({ registry })
     base = await system.orchestrator.listen({ port: 0, host: '127.0.0.1' })
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
-    })
+    browser = await launchChromium()
     // A booking whose card is declined and whose spots cannot be released: it parks in
     // COMPENSATION_FAILED, the kind of saga an operator is called for.
     const tour = (await command(system.participant('tour-catalog'), 'POST', '/api/tours', {
