@@ -6,7 +6,7 @@ import { createDatabase, type PrismaClient } from '../../platform/database.ts'
 import { frameworkErrors, installErrorHandling } from '../../platform/http-errors.ts'
 import { createLogger } from '../../platform/logger.ts'
 import { registerReadiness } from '../../platform/readiness.ts'
-import { createRedis, type Redis } from '../../platform/redis.ts'
+import { redisFromConfig, type Redis } from '../../platform/redis.ts'
 import type { ParticipantName } from '../../platform/services.ts'
 import { installValidation } from '../../platform/validation.ts'
 import idempotency from './idempotency.plugin.ts'
@@ -51,7 +51,7 @@ export async function buildParticipant(options: ParticipantOptions): Promise<Fas
   const config = options.config ?? loadConfig()
   const logger = options.logger ?? createLogger({ service: options.name, level: config.LOG_LEVEL ?? 'info', ...(config.LOG_FORMAT ? { format: config.LOG_FORMAT } : {}) })
   const db = options.db ?? createDatabase({ url: config.DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE })
-  const redis = options.redis === null ? undefined : options.redis ?? createRedis({ url: config.REDIS_URL, logger })
+  const redis = options.redis === null ? undefined : options.redis ?? redisFromConfig(config, logger)
 
   const app: FastifyInstance = Fastify({
     loggerInstance: logger as FastifyBaseLogger,

@@ -2,7 +2,7 @@ import { Command, InvalidArgumentError } from 'commander'
 import { AppError } from '../../../platform/errors.ts'
 import { createDatabase } from '../../../platform/database.ts'
 import { createLogger } from '../../../platform/logger.ts'
-import { createRedis } from '../../../platform/redis.ts'
+import { redisFromConfig } from '../../../platform/redis.ts'
 import { loadConfig } from '../../../platform/config.ts'
 import { serviceTokenOf } from '../../../platform/service-tokens.ts'
 import { participantUrls } from '../../../platform/services.ts'
@@ -34,7 +34,7 @@ export async function runSagaCli(argv: string[], io: CliIo = { out: console.log,
   const logger = createLogger({ service: 'saga-cli', level: config.LOG_LEVEL ?? 'warn', format: 'json' })
   let orchestrator: Orchestrator | undefined
   const db = createDatabase({ url: config.DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE })
-  const redis = createRedis({ url: config.REDIS_URL, logger })
+  const redis = redisFromConfig(config, logger)
   const open = () => {
     orchestrator ??= new Orchestrator({
       db, redis, logger,
@@ -143,7 +143,7 @@ export async function runSagaCli(argv: string[], io: CliIo = { out: console.log,
   } finally {
     await orchestrator?.stop()
     await db.$disconnect()
-    redis.disconnect()
+    redis?.disconnect()
   }
 }
 

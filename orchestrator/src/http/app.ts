@@ -7,7 +7,7 @@ import { type Config, loadConfig } from '../../../platform/config.ts'
 import { createDatabase, type PrismaClient } from '../../../platform/database.ts'
 import { frameworkErrors, installErrorHandling } from '../../../platform/http-errors.ts'
 import { createLogger } from '../../../platform/logger.ts'
-import { createRedis, type Redis } from '../../../platform/redis.ts'
+import { redisFromConfig, type Redis } from '../../../platform/redis.ts'
 import { serviceTokenOf } from '../../../platform/service-tokens.ts'
 import { participantUrls } from '../../../platform/services.ts'
 import { installValidation } from '../../../platform/validation.ts'
@@ -59,7 +59,7 @@ export async function buildOrchestratorApp(options: OrchestratorAppOptions = {})
   const logger = options.logger ?? createLogger({ service: 'orchestrator', level: config.LOG_LEVEL ?? 'info', ...(config.LOG_FORMAT ? { format: config.LOG_FORMAT } : {}) })
   const tokens = loadTokens(config, (message) => logger.warn(message))
   const db = options.db ?? createDatabase({ url: config.DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE })
-  const redis = options.redis === null ? undefined : options.redis ?? createRedis({ url: config.REDIS_URL, logger })
+  const redis = options.redis === null ? undefined : options.redis ?? redisFromConfig(config, logger)
   const metrics = createMetrics()
   const registry = options.registry ?? createSagaRegistry(config)
   const transport = options.transport ?? new HttpCommandClient({ baseUrls: participantUrls(config), token: serviceTokenOf(config) })
