@@ -295,7 +295,6 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     }
   }
   await start()
-  log(`PostgreSQL ${binaries.version.split('-')[0]} (embedded) on 127.0.0.1:${port}, data in ${dataDir}`)
 
   return {
     port,
