@@ -129,7 +129,7 @@ export async function chooseServers(purpose: Purpose, options: ChooseOptions = {
   const childEnv: Record<string, string> = { DATABASE_URL: databaseUrl, REDIS_URL: redisUrl }
   if (purpose === 'test') childEnv.TEST_DATABASE_URL = databaseUrl
   // Tests that compare the embedded server with a real one need to know which this is.
-  if (embedded.redis) childEnv.SAGA_EMBEDDED_REDIS = embedded.redis.url
+  if (purpose === 'test' && embedded.redis) childEnv.SAGA_EMBEDDED_REDIS = embedded.redis.url
   return { env: childEnv, databaseUrl, redisUrl, lines, problems, embedded, stop }
 }
 
