@@ -25,8 +25,8 @@ describe('bookings while the infrastructure fails under them', () => {
     expect(report.paymentLink.dropped).toBeGreaterThan(0)
     // While each lasted, /ready said so, naming what was down.
     const ready = Object.fromEntries(report.outages.map((outage) => [outage.what.split(' ')[0], outage.readyDuring]))
-    expect(ready.redis).toMatchObject({ status: 503, redis: 'down', error: { code: 'SERVICE_UNAVAILABLE' } })
-    expect(ready.postgres).toMatchObject({ status: 503, postgres: 'down', error: { code: 'SERVICE_UNAVAILABLE' } })
+    expect(ready.redis).toMatchObject({ statusCode: 503, redis: 'down', error: { code: 'SERVICE_UNAVAILABLE' } })
+    expect(ready.postgres).toMatchObject({ statusCode: 503, postgres: 'down', error: { code: 'SERVICE_UNAVAILABLE' } })
     expect(report.statuses.COMPLETED).toBeGreaterThan(0)
     expect(report.failures.PAYMENT_DECLINED).toBeGreaterThan(0)
   }, 300_000)

@@ -151,7 +151,7 @@ async function until(condition: () => boolean, timeoutMs: number): Promise<boole
 async function readyOf(url: string): Promise<unknown> {
   try {
     const response = await fetch(`${url}/ready`, { signal: AbortSignal.timeout(5_000) })
-    return { status: response.status, ...((await response.json()) as object) }
+    return { ...((await response.json()) as object), statusCode: response.status }
   } catch (error) {
     return { error: (error as Error).message }
   }

@@ -3,9 +3,9 @@ import os from 'node:os'
 import path from 'node:path'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { isListening } from '../../test/support/free-ports.ts'
-import { runScript } from '../../test/support/processes.ts'
-import { type EmbeddedPostgres, restoreLibrarySymlinks, startEmbeddedPostgres } from './embedded-postgres.ts'
+import { isListening } from '../support/free-ports.ts'
+import { runScript } from '../support/processes.ts'
+import { type EmbeddedPostgres, restoreLibrarySymlinks, startEmbeddedPostgres } from '../../scripts/lib/embedded-postgres.ts'
 
 let dir: string
 let server: EmbeddedPostgres
@@ -66,7 +66,7 @@ describe('the embedded PostgreSQL', () => {
   it('stops when the process that started it is killed with SIGKILL', async () => {
     const script = path.join(dir, 'owner.mts')
     await writeFile(script, `
-      import { startEmbeddedPostgres } from ${JSON.stringify(path.resolve(import.meta.dirname, 'embedded-postgres.ts'))}
+      import { startEmbeddedPostgres } from ${JSON.stringify(path.resolve(import.meta.dirname, '../../scripts/lib/embedded-postgres.ts'))}
       const server = await startEmbeddedPostgres({ dataDir: ${JSON.stringify(path.join(dir, 'orphan'))}, port: 0, fast: true })
       console.log('PORT=' + server.port)
       setInterval(() => {}, 1_000)

@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto'
 import { afterAll, describe, expect, it } from 'vitest'
 import pg from 'pg'
-import { runScript } from '../../test/support/processes.ts'
-import { ensureDatabase } from './ensure-database.ts'
-import { MIGRATION_LOCK_KEY, migrateDatabase } from './migrate.ts'
+import { SERVICES, type ServiceName } from '../../platform/services.ts'
+import { ensureDatabase } from '../../scripts/lib/ensure-database.ts'
+import { MIGRATION_LOCK_KEY, migrateDatabase } from '../../scripts/lib/migrate.ts'
+import { freePorts } from '../support/free-ports.ts'
+import { runScript, stopAll } from '../support/processes.ts'
 
 // "Any number of services may start at once against a database that does not exist yet":
 // CREATE DATABASE races (42P04 or 23505, depending on timing) and migrations must run one
@@ -32,6 +34,7 @@ async function admin<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
 }
 
 afterAll(async () => {
+  await stopAll()
   await admin(async (client) => {
     for (const name of created) await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)
   })
@@ -67,6 +70,22 @@ describe('migrating', () => {
       await client.end()
     }
   }, 120_000)
+
+  it('brings up every service started at once with `npm run service` against a database that does not exist yet', async () => {
+    const url = freshDatabaseUrl('services')
+    const names: ServiceName[] = ['orchestrator', 'tour-catalog', 'booking', 'payment']
+    const ports = await freePorts(names.length)
+    const services = names.map((name, index) => runScript('scripts/service.ts', [name], {
+      DATABASE_URL: url, [SERVICES[name].portEnv]: String(ports[index]), HOST: '127.0.0.1', LOG_FORMAT: 'json', LOG_LEVEL: 'warn',
+    }))
+    const migrating = runScript('scripts/migrate.ts', [], { DATABASE_URL: url })
+    expect(await migrating.exited, migrating.output()).toEqual({ code: 0, signal: null })
+    const ready = async (port: number) => fetch(`http://127.0.0.1:${port}/ready`).then((response) => response.status, () => 0)
+    await expect.poll(async () => Promise.all(ports.map(ready)), { timeout: 90_000, interval: 500 }).toEqual(ports.map(() => 200))
+    for (const service of services) expect(service.child.exitCode, service.output()).toBeNull()
+    for (const service of services) service.kill('SIGTERM')
+    await Promise.all(services.map((service) => service.exited))
+  }, 150_000)
 
   it('waits while another runner holds the migration lock', async () => {
     const url = freshDatabaseUrl('lock')
