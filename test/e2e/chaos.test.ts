@@ -27,6 +27,9 @@ describe('bookings while the infrastructure fails under them', () => {
     const ready = Object.fromEntries(report.outages.map((outage) => [outage.what.split(' ')[0], outage.readyDuring]))
     expect(ready.redis).toMatchObject({ statusCode: 503, redis: 'down', error: { code: 'SERVICE_UNAVAILABLE' } })
     expect(ready.postgres).toMatchObject({ statusCode: 503, postgres: 'down', error: { code: 'SERVICE_UNAVAILABLE' } })
+    // The mirror came back with Redis: sagas settled since are there.
+    expect(report.mirror.expected).toBeGreaterThanOrEqual(5)
+    expect(report.mirror.present).toBe(report.mirror.expected)
     expect(report.statuses.COMPLETED).toBeGreaterThan(0)
     expect(report.failures.PAYMENT_DECLINED).toBeGreaterThan(0)
   }, 300_000)

@@ -50,6 +50,11 @@ export interface ChaosPlan {
   log?: (line: string) => void
 }
 
+/** Bookings sent once every fault is over (beyond `sagas`). */
+const AFTER_FAULTS = 10
+/** ioredis retries at most every 2 s (platform/redis.ts): a margin past that. */
+const REDIS_RECONNECT_MS = 3_000
+
 export const CI_PLAN: ChaosPlan = {
   sagas: 160, concurrency: 20, orchestratorKills: 2, postgresOutageMs: 10_000, redisOutageMs: 30_000,
   paymentUnavailable: 0.1, paymentDropReply: 0.05, settleTimeoutMs: 90_000,
@@ -187,7 +192,9 @@ export async function runChaos(plan: ChaosPlan): Promise<ChaosReport> {
     const tourCount = Math.max(4, Math.ceil(plan.sagas / 100))
     const capacity = Math.ceil((plan.sagas * 2 * 0.9) / tourCount)
     const tours = await createTours(fleet, Array.from({ length: tourCount }, () => ({ capacity, price: 37.5 })))
-    const requests: BookingRequest[] = Array.from({ length: plan.sagas }, (_, i) => ({
+    // The last AFTER_FAULTS bookings are sent once every fault is over: the system must be
+    // whole again (their sagas must reach the new Redis, for one).
+    const requests: BookingRequest[] = Array.from({ length: plan.sagas + AFTER_FAULTS }, (_, i) => ({
       key: run.key(i),
       body: {
         tourId: tours[i % tours.length]!.tourId,
@@ -248,7 +255,7 @@ export async function runChaos(plan: ChaosPlan): Promise<ChaosReport> {
     // does one answered 5xx (a dependency down), as the contract expects of a client.
     const client = { resentAfterLostAnswer: 0, retriedAfter5xx: 0, unexpectedStatuses: {} as Record<string, number> }
     const deadline = Date.now() + 600_000
-    const answers = await inPool(requests, plan.concurrency, async (request) => {
+    const book = async (request: BookingRequest) => {
       inFlight++
       try {
         for (;;) {
@@ -267,10 +274,16 @@ export async function runChaos(plan: ChaosPlan): Promise<ChaosReport> {
         inFlight--
         answered++
       }
-    })
+    }
+    const duringFaults = await inPool(requests.slice(0, plan.sagas), plan.concurrency, book)
     const answeredAfterMs = Date.now() - began
-    log(`every booking answered after ${answeredAfterMs} ms; waiting for the faults to end and the sagas to settle`)
+    log(`every booking answered after ${answeredAfterMs} ms; waiting for the faults to end`)
     await Promise.all([killer, postgresOutage, redisOutage])
+    // ioredis retries every 2 s at most: by then every service is connected to the new Redis.
+    await sleep(REDIS_RECONNECT_MS)
+    const afterFaults = await inPool(requests.slice(plan.sagas), plan.concurrency, book)
+    const answers = [...duringFaults, ...afterFaults]
+    log(`${AFTER_FAULTS} more bookings answered after the faults; waiting for the sagas to settle`)
 
     // Settling: every saga terminal, or parked with an incident for an operator.
     const sagaIds = new Map<string, string>()
@@ -361,14 +374,14 @@ export async function runChaos(plan: ChaosPlan): Promise<ChaosReport> {
       }
     }
 
-    // The mirror resumed: a saga whose last transition came well after Redis was back is there.
-    // (ioredis reconnects within 2 s; the mirror write of the last transition is awaited.)
+    // The mirror resumed: a saga whose last transition came after every client reconnected to
+    // the new Redis is there (the mirror write of a saga's last transition is awaited).
     const mirrorClient = new Redis(redis.url, { maxRetriesPerRequest: 1 })
     let mirrored = 0
     let mirrorExpected = 0
     try {
       for (const view of views.values()) {
-        if (!TERMINAL_STATUSES.includes(view.status) || Date.parse(view.updatedAt) < redisBackAt + 5_000) continue
+        if (!TERMINAL_STATUSES.includes(view.status) || Date.parse(view.updatedAt) < redisBackAt + REDIS_RECONNECT_MS) continue
         mirrorExpected++
         const entry = await mirrorClient.get(`saga:${view.sagaId}`)
         if (entry && (JSON.parse(entry) as { status?: string }).status === view.status) mirrored++
@@ -415,7 +428,7 @@ export async function runChaos(plan: ChaosPlan): Promise<ChaosReport> {
 export function describeChaos(report: ChaosReport): string[] {
   const fmt = (record: Record<string, number>) => Object.entries(record).map(([key, value]) => `${key} ${value}`).join(', ') || 'none'
   return [
-    `[chaos] ${report.plan.sagas} bookings at concurrency ${report.plan.concurrency}: answered after ${(report.answeredAfterMs / 1000).toFixed(1)} s, all checked after ${(report.durationMs / 1000).toFixed(1)} s`,
+    `[chaos] ${report.plan.sagas} bookings at concurrency ${report.plan.concurrency} (and ${AFTER_FAULTS} after the faults): answered after ${(report.answeredAfterMs / 1000).toFixed(1)} s, all checked after ${(report.durationMs / 1000).toFixed(1)} s`,
     `[chaos] outcomes: ${fmt(report.statuses)}; failures: ${fmt(report.failures)}; unsettled ${report.unsettled}`,
     `[chaos] orchestrator kill -9 ×${report.kills.length}: ${report.kills.map((k) => `after ${k.afterAnswers} answers with ${k.inFlight} open, back in ${k.downMs} ms`).join('; ')}`,
     ...report.outages.map((o) => `[chaos] ${o.what} down ${o.ms / 1000} s after ${o.afterAnswers} answers; /ready meanwhile: ${JSON.stringify(o.readyDuring)}`),
