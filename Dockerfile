@@ -9,7 +9,9 @@ ENV NPM_CONFIG_UPDATE_NOTIFIER=false \
     NPM_CONFIG_AUDIT=false
 
 # Dependencies first, so that code changes reuse this layer. Runtime dependencies only:
-# tsx and prisma are among them; the compiler, vitest and test helpers are not.
+# tsx and prisma are among them; the compiler, vitest, test helpers and the embedded
+# PostgreSQL / Redis servers of `npm start` and `npm test` are not (production names its
+# servers with DATABASE_URL and REDIS_URL).
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev && npm cache clean --force
 

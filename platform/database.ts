@@ -27,14 +27,25 @@ export function createDatabase(options: DatabaseOptions = {}): PrismaClient {
     max: options.poolSize ?? config!.DATABASE_POOL_SIZE,
     connectionTimeoutMillis: 5_000,
   })
-  // An idle connection dropped by the server is replaced on next use; without a listener
-  // its 'error' event would crash the process.
-  pool.on('error', () => {})
   return databaseOnPool(pool)
 }
 
-/** A Prisma client over a pool the caller built (e.g. one that counts statements); it ends the pool on disconnect. */
+/**
+ * A Prisma client over a pool the caller built (e.g. one that counts statements); it ends the
+ * pool on disconnect.
+ *
+ * A server that goes away (a restart: every session gets 57P01 "terminating connection due to
+ * administrator command"; a cut network: ECONNRESET) makes each pg client emit 'error', and
+ * an 'error' event nobody listens to is an uncaught exception: close-with-grace then shuts
+ * the service down. pg-pool listens only while a client is idle, Prisma's adapter only while
+ * it holds one for a transaction, and pool.query only once per checkout, so this module keeps
+ * a listener of its own on the pool and on every client for its whole life. The failure still
+ * reaches whoever was using the connection (their query rejects); the dead client is dropped
+ * from the pool and the next query opens a fresh one once the server is back.
+ */
 export function databaseOnPool(pool: pg.Pool): PrismaClient {
+  pool.on('error', ignoreConnectionError)
+  pool.on('connect', (client) => client.on('error', ignoreConnectionError))
   const client = new PrismaClient({ adapter: new PrismaPg(pool, { disposeExternalPool: true }) })
   pools.set(client, pool)
   return client
@@ -47,4 +58,8 @@ export function databaseOnPool(pool: pg.Pool): PrismaClient {
  */
 export function poolOf(client: PrismaClient): pg.Pool | undefined {
   return pools.get(client)
+}
+
+function ignoreConnectionError(): void {
+  // Reported where it matters: the statement that was using the connection fails.
 }

@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { isDatabaseUnavailable } from './database-errors.ts'
 import { AppError, errorBody } from './errors.ts'
 
 // Fastify's own error codes that mean "the client sent something wrong", with the contract
@@ -62,6 +63,12 @@ export function installErrorHandling(app: FastifyInstance): void {
     }
     if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
       return reply.code(error.statusCode).send(errorBody('BAD_REQUEST', error.message))
+    }
+    // Postgres gone for a moment (restart, network cut) is an outage, not a bug: 503, so that
+    // callers retry as they do for any unavailable dependency, and a warning, not an error.
+    if (isDatabaseUnavailable(error)) {
+      request.log.warn({ err: error }, 'Postgres is unreachable')
+      return reply.code(503).header('retry-after', '1').send(errorBody('SERVICE_UNAVAILABLE', 'Postgres is unreachable'))
     }
     request.log.error({ err: error }, 'unhandled error')
     return reply.code(500).send(errorBody('INTERNAL_ERROR', 'Internal error'))

@@ -1,8 +1,25 @@
 import { Redis } from 'ioredis'
 import type { Logger } from 'pino'
-import { loadConfig } from './config.ts'
+import { type Config, loadConfig } from './config.ts'
 
 export type { Redis }
+
+/** `REDIS_URL=disabled`: run without Redis (no mirror, no cache; reads and live updates from Postgres). */
+export const REDIS_DISABLED = 'disabled'
+
+/**
+ * The process's Redis client as configured: a client on `REDIS_URL`, or undefined when it is
+ * `disabled`, which is said once in the log so that nobody wonders where the mirror went.
+ * Redis being down is no reason not to start: it is a mirror and a cache, Postgres is the
+ * source of truth, and the client reconnects by itself (see createRedis).
+ */
+export function redisFromConfig(config: Pick<Config, 'REDIS_URL'>, logger?: Logger): Redis | undefined {
+  if (config.REDIS_URL === REDIS_DISABLED) {
+    logger?.warn('Redis disabled (REDIS_URL=disabled): no saga mirror and no answer cache; reads and live updates come from Postgres')
+    return undefined
+  }
+  return createRedis({ url: config.REDIS_URL, ...(logger ? { logger } : {}) })
+}
 
 export interface RedisOptions {
   /** Default: `REDIS_URL`, else redis://127.0.0.1:6379 */
@@ -16,7 +33,10 @@ export interface RedisOptions {
  * keeps reconnecting in the background. Outages are logged once, not once per retry.
  */
 export function createRedis(options: RedisOptions = {}): Redis {
-  const redis = new Redis(options.url ?? loadConfig().REDIS_URL, {
+  const url = options.url ?? loadConfig().REDIS_URL
+  // ioredis would read "disabled" as a host name and retry it forever.
+  if (url === REDIS_DISABLED) throw new Error('REDIS_URL is "disabled": use redisFromConfig(), which gives no client then')
+  const redis = new Redis(url, {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     connectTimeout: 2_000,

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util'
 import { loadConfig } from '../platform/config.ts'
 import { createMigration, migrateDatabase } from './lib/migrate.ts'
+import { withPostgresRetry } from './lib/postgres-retry.ts'
 
 // `npm run db:migrate` applies pending migrations (creating the database if missing).
 // `npm run db:diff -- <name> [--from <git ref>]` writes a new migration from the schema
@@ -11,6 +12,7 @@ if (values.create) {
   const dir = await createMigration(url, positionals[0] ?? 'change', values.from)
   console.log(dir ? `Wrote ${dir}` : 'The schema matches the migrations: nothing to write.')
 } else {
-  const applied = await migrateDatabase(url)
+  // A database still starting (docker compose, a machine booting) gets a minute to answer.
+  const applied = await withPostgresRetry(url, () => migrateDatabase(url), { timeoutMs: 60_000 })
   console.log(applied.length ? `Applied ${applied.join(', ')}` : 'Database is up to date.')
 }

@@ -1,25 +1,31 @@
 import { existsSync } from 'node:fs'
 import path from 'node:path'
-import { isProduction, loadConfig } from '../platform/config.ts'
+import { configWith, isProduction } from '../platform/config.ts'
 import { createDatabase } from '../platform/database.ts'
 import { localServiceUrl, SERVICE_NAMES, SERVICES, servicePort } from '../platform/services.ts'
-import { unreachableServers } from './lib/check-servers.ts'
+import { chooseServers } from './lib/dev-servers.ts'
+import { watchLaunchers } from './lib/launcher-watch.ts'
 import { migrateDatabase } from './lib/migrate.ts'
 import { describeSeed, seedDemoData } from './lib/seed.ts'
 import { serviceEntry } from './lib/service-entries.ts'
 import { createSupervisor, portIsFree } from './lib/supervisor.ts'
 
-// `npm start`: checks Postgres and Redis, migrates, seeds the demo data, then runs all seven
-// services as child processes with one merged log stream (pretty on a terminal, JSON lines
-// otherwise). Ctrl-C or SIGTERM stops them all; if one of them dies, all of them stop.
+// `npm start`: picks Postgres and Redis (the ones the environment names, else those on this
+// machine's standard ports, else embedded ones of its own; see lib/dev-servers.ts) and says
+// which, migrates, seeds the demo data, then runs all seven services as child processes with
+// one merged log stream (pretty on a terminal, JSON lines otherwise). Ctrl-C or SIGTERM stops
+// them all; if one of them dies, all of them stop; and none outlives this process, however it
+// ends (see lib/supervisor.ts). Embedded servers stop after the services.
 // Exit codes: 0 after a requested stop, 1 when a service failed, 2 when the environment is not
 // ready (a server unreachable, a port taken, an entry point missing).
 
 const root = path.resolve(import.meta.dirname, '..')
-const config = loadConfig()
+const servers = await chooseServers('start', { log: (line) => console.log(line) })
+for (const line of servers.lines) console.log(line)
+const config = configWith(servers.env)
 const url = config.DATABASE_URL
 
-const problems = await unreachableServers(url, config.REDIS_URL)
+const problems = [...servers.problems]
 for (const name of SERVICE_NAMES) {
   const { portEnv } = SERVICES[name]
   if (!(await portIsFree(servicePort(name, config), config.HOST))) {
@@ -31,6 +37,7 @@ for (const name of SERVICE_NAMES) {
 }
 if (problems.length) {
   for (const line of problems) console.error(line)
+  await servers.stop()
   process.exit(2)
 }
 
@@ -46,7 +53,14 @@ try {
 const supervisor = createSupervisor({
   name: 'start',
   cwd: root,
+  env: { ...process.env, ...servers.env },
   services: SERVICE_NAMES.map((name) => ({ name, entry: serviceEntry(name), healthUrl: `${localServiceUrl(name, config)}/health` })),
+})
+
+// kill -9 of npm (or of the shell or tsx CLI between it and us) reaches nobody: notice it here.
+watchLaunchers((why) => {
+  supervisor.log('warn', `${why}: stopping every service`)
+  void supervisor.stop()
 })
 
 // One Ctrl-C often arrives more than once within milliseconds: the terminal signals npm, the
@@ -79,6 +93,7 @@ try {
 const result = await supervisor.done
 if (result.reason === 'stopped') supervisor.log('info', 'every service stopped')
 else supervisor.log('error', `stopped every service: ${result.message}`)
+await servers.stop()
 process.exit(result.reason === 'stopped' ? 0 : 1)
 
 function printBanner(): void {
@@ -96,6 +111,11 @@ function printBanner(): void {
   ]
   if (!config.API_TOKENS && !isProduction(config)) {
     lines.push('  Tokens        API_TOKENS is unset: use "Authorization: Bearer dev-client" (or dev-support, dev-operator)')
+  }
+  lines.push('  Servers', ...servers.lines.map((line) => `    ${line}`))
+  if (servers.embedded.postgres || servers.embedded.redis) {
+    // The CLI and `npm run service` find the embedded servers only when told where they are.
+    lines.push(`  CLI           ${Object.entries(servers.env).map(([key, value]) => `${key}=${value}`).join(' ')} npm run saga -- list`)
   }
   lines.push('Press Ctrl-C to stop.', '')
   process.stdout.write(lines.join('\n') + '\n')

@@ -16,6 +16,8 @@ export default function setup(): Promise<void> {
     const problems = await unreachableServers(url, config.REDIS_URL)
     if (problems.length) {
       for (const line of problems) console.error(line)
+      // `npx vitest` alone uses the servers it is given; `npm test` starts embedded ones.
+      console.error('(`npm test` starts embedded servers of its own when DATABASE_URL / REDIS_URL are unset and none runs on the standard ports.)')
       process.exit(2)
     }
     await migrateDatabase(url)

@@ -111,7 +111,7 @@ describe('participant readiness', () => {
       expect(response.statusCode).toBe(503)
       expect(response.json()).toEqual({
         status: 'unavailable', postgres: 'up', redis: 'down',
-        error: { code: 'SERVICE_UNAVAILABLE', message: 'Postgres or Redis is unreachable' },
+        error: { code: 'SERVICE_UNAVAILABLE', message: 'Redis is unreachable' },
       })
     } finally {
       await offline.close()

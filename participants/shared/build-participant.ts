@@ -6,7 +6,7 @@ import { createDatabase, type PrismaClient } from '../../platform/database.ts'
 import { frameworkErrors, installErrorHandling } from '../../platform/http-errors.ts'
 import { createLogger } from '../../platform/logger.ts'
 import { registerReadiness } from '../../platform/readiness.ts'
-import { createRedis, type Redis } from '../../platform/redis.ts'
+import { redisFromConfig, type Redis } from '../../platform/redis.ts'
 import type { ParticipantName } from '../../platform/services.ts'
 import { installValidation } from '../../platform/validation.ts'
 import { requestBindings } from '../../platform/request-context.ts'
@@ -58,7 +58,7 @@ export async function buildParticipant(options: ParticipantOptions): Promise<Fas
   const serviceTokens = loadServiceTokens(config)
   if (!config.SERVICE_TOKENS) logger.warn(`SERVICE_TOKENS is not set: the dev token "${DEV_SERVICE_TOKEN}" is accepted as caller orchestrator. Never run like this in production.`)
   const db = options.db ?? createDatabase({ url: config.DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE })
-  const redis = options.redis === null ? undefined : options.redis ?? createRedis({ url: config.REDIS_URL, logger })
+  const redis = options.redis === null ? undefined : options.redis ?? redisFromConfig(config, logger)
 
   const app: FastifyInstance = Fastify({
     loggerInstance: logger as FastifyBaseLogger,

@@ -1,27 +1,49 @@
+import { execFileSync } from 'node:child_process'
 import { mkdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
+import pg from 'pg'
 import { ensureDatabase } from './ensure-database.ts'
-import { execFileSync } from 'node:child_process'
 import { MIGRATIONS_DIR, SCHEMA_DIR, ROOT, NO_FILTER, openSchemaEngine, readMigrationList, readSchemaFiles, withPanic } from './schema-engine.ts'
 
 /**
+ * Key of the session advisory lock every migration run holds (any number, as long as it is
+ * not Prisma's own 72707369: the schema engine takes that one on its own connection, and the
+ * same key from a second connection of this process would wait for itself).
+ */
+export const MIGRATION_LOCK_KEY = 5_461_746_001
+
+/**
  * Creates the database if needed and applies every migration in prisma/migrations not yet
- * recorded in `_prisma_migrations`. Safe to run concurrently: the schema engine takes an
- * advisory lock, as `prisma migrate deploy` does.
+ * recorded in `_prisma_migrations`. Safe to run from any number of processes at once against
+ * a database that does not exist yet: creation tolerates the race (ensureDatabase), and runs
+ * are serialised by an advisory lock of our own, so the second runner starts only after the
+ * first has recorded its migrations and finds nothing to do. (The schema engine also locks,
+ * as `prisma migrate deploy` does, but through the wasm build and a driver adapter that is an
+ * implementation detail; this lock is the guarantee, proven by scripts/lib/migrate.test.ts.)
  */
 export async function migrateDatabase(url: string): Promise<string[]> {
   await ensureDatabase(url)
-  const { engine, close } = await openSchemaEngine(url)
+  const lock = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5_000 })
+  lock.on('error', () => {})
+  await lock.connect()
   try {
-    const { appliedMigrationNames } = await engine.applyMigrations({
-      migrationsList: await readMigrationList(),
-      filters: NO_FILTER,
-    })
-    return appliedMigrationNames
-  } catch (error) {
-    throw withPanic(error)
+    await lock.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY])
+    const { engine, close } = await openSchemaEngine(url)
+    try {
+      const { appliedMigrationNames } = await engine.applyMigrations({
+        migrationsList: await readMigrationList(),
+        filters: NO_FILTER,
+      })
+      return appliedMigrationNames
+    } catch (error) {
+      throw withPanic(error)
+    } finally {
+      await close()
+    }
   } finally {
-    await close()
+    // Ending the session releases the lock even when the unlock cannot be sent.
+    await lock.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => {})
+    await lock.end().catch(() => {})
   }
 }
 

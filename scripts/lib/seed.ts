@@ -3,13 +3,21 @@ import { toMinor } from '../../platform/money.ts'
 
 // Demo data for `npm start` and `npm run db:seed`: a few tours and one hotel, written straight
 // into the tour-catalog and hotel schemas. Ids are fixed so that seeding is idempotent: rows
-// that exist are skipped (INSERT … ON CONFLICT DO NOTHING), never updated, so seeding at every
-// start, from several processes at once, keeps whatever the demo has since sold or changed.
+// that exist are skipped (INSERT … ON CONFLICT DO NOTHING), so seeding at every start, from
+// several processes at once, keeps whatever the demo has since sold or changed. Dates are the
+// one exception: the demo must be bookable on any day (the README's example books tour 1), so
+// a demo tour that has departed, or departs within MIN_DAYS_AHEAD days, moves forward again to
+// its `daysAhead` from the day of seeding. That update is guarded by the date it replaces, so
+// concurrent seeders move a tour once, and a re-seed the same day moves nothing.
+// (Bookings already made keep the date they were made for: they are demo data too.)
+
+/** A demo tour departing sooner than this many days from the day of seeding is moved forward. */
+export const MIN_DAYS_AHEAD = 10
 
 export interface DemoTour {
   id: string
   name: string
-  /** Days after the day of the first seeding. */
+  /** Days after the day of seeding (at least MIN_DAYS_AHEAD). */
   daysAhead: number
   capacity: number
   /** In major units of `currency`. */
@@ -87,7 +95,8 @@ export const DEMO_HOTEL: { id: string; name: string; roomTypes: readonly DemoRoo
 }
 
 export interface SeedReport {
-  tours: { id: string; name: string; created: boolean }[]
+  /** `date`: the tour's date after seeding (YYYY-MM-DD); `moved`: it had departed or departed too soon and was moved. */
+  tours: { id: string; name: string; created: boolean; moved: boolean; date: string }[]
   hotel: { id: string; name: string; created: boolean; roomTypes: { roomType: string; created: boolean }[] }
 }
 
@@ -119,6 +128,17 @@ export async function seedDemoData(db: PrismaClient, today: Date = new Date()): 
   })
   const newTours = new Set(createdTours.map((tour) => tour.id))
 
+  // Existing demo tours that depart too soon (or have departed) go forward again.
+  const soonest = dayAhead(MIN_DAYS_AHEAD, today)
+  const movedTours = new Set<string>()
+  for (const tour of DEMO_TOURS) {
+    if (newTours.has(tour.id)) continue
+    const { count } = await db.tour.updateMany({ where: { id: tour.id, date: { lt: soonest } }, data: { date: dayAhead(tour.daysAhead, today) } })
+    if (count) movedTours.add(tour.id)
+  }
+  const dates = new Map((await db.tour.findMany({ where: { id: { in: DEMO_TOURS.map((tour) => tour.id) } }, select: { id: true, date: true } }))
+    .map((tour) => [tour.id, tour.date.toISOString().slice(0, 10)]))
+
   // The hotel row first: room types reference it.
   const createdHotel = await db.hotel.createManyAndReturn({
     data: [{ id: DEMO_HOTEL.id, name: DEMO_HOTEL.name }],
@@ -140,7 +160,7 @@ export async function seedDemoData(db: PrismaClient, today: Date = new Date()): 
   const newRoomTypes = new Set(createdRoomTypes.map((room) => room.roomType))
 
   return {
-    tours: DEMO_TOURS.map((tour) => ({ id: tour.id, name: tour.name, created: newTours.has(tour.id) })),
+    tours: DEMO_TOURS.map((tour) => ({ id: tour.id, name: tour.name, created: newTours.has(tour.id), moved: movedTours.has(tour.id), date: dates.get(tour.id) ?? '' })),
     hotel: {
       id: DEMO_HOTEL.id,
       name: DEMO_HOTEL.name,
@@ -153,12 +173,13 @@ export async function seedDemoData(db: PrismaClient, today: Date = new Date()): 
 /** A few lines for the console: what was seeded now, or that the demo data was already there. */
 export function describeSeed(report: SeedReport): string[] {
   const createdTours = report.tours.filter((tour) => tour.created).length
+  const movedTours = report.tours.filter((tour) => tour.moved).length
   const createdRooms = report.hotel.roomTypes.filter((room) => room.created).length
   const nothingNew = createdTours === 0 && !report.hotel.created && createdRooms === 0
   const lines = [nothingNew
-    ? 'Demo data already present:'
+    ? `Demo data already present${movedTours ? ` (${movedTours} tour(s) moved forward: they had departed or departed within ${MIN_DAYS_AHEAD} days)` : ''}:`
     : `Seeded demo data (${createdTours} tour(s), ${report.hotel.created ? 'a hotel' : 'no hotel'}, ${createdRooms} room type(s)):`]
-  for (const tour of report.tours) lines.push(`  tour   ${tour.id}  ${tour.name}`)
+  for (const tour of report.tours) lines.push(`  tour   ${tour.id}  ${tour.name}, ${tour.date}${tour.moved ? ' (moved forward)' : ''}`)
   lines.push(`  hotel  ${report.hotel.id}  ${report.hotel.name} (rooms: ${report.hotel.roomTypes.map((room) => room.roomType).join(', ')})`)
   return lines
 }

@@ -4,6 +4,7 @@ import path from 'node:path'
 import { PassThrough } from 'node:stream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { freePorts, isListening } from '../../test/support/free-ports.ts'
+import { runScript } from '../../test/support/processes.ts'
 import { createLineFormatter, createSupervisor, type ManagedService, type Supervisor } from './supervisor.ts'
 
 // A stand-in service: logs one pino-style JSON line and one plain line, then behaves as MODE
@@ -153,4 +154,30 @@ describe('supervising services', () => {
     expect(await isListening(a!)).toBe(false)
     expect(output()).toContain('stubborn did not stop within 0.5s; killing it')
   })
+})
+
+describe('a supervisor that dies', () => {
+  // The supervisor in a process of its own, killed with SIGKILL: no exit hook runs and no
+  // signal reaches its children (each has a process group of its own). They must notice.
+  it('takes its services with it: every port closes within 5 s of kill -9', async () => {
+    const [a, b] = await freePorts(2)
+    const owner = path.join(dir, 'owner.mts')
+    await writeFile(owner, `
+      import { createSupervisor } from ${JSON.stringify(path.join(import.meta.dirname, 'supervisor.ts'))}
+      const service = (name, port) => ({ name, entry: ${JSON.stringify(script)}, healthUrl: 'http://127.0.0.1:' + port + '/health', env: { PORT: String(port), MODE: 'ok', NAME: name } })
+      const supervisor = createSupervisor({ services: [service('alpha', ${a}), service('beta', ${b})], pretty: false, command: (s) => ({ file: process.execPath, args: [s.entry] }) })
+      await supervisor.start()
+      console.log('ALL UP')
+      setInterval(() => {}, 1_000)
+    `)
+    const run = runScript(owner, [])
+    await expect.poll(() => run.output(), { timeout: 20_000 }).toContain('ALL UP')
+    expect(await isListening(a!)).toBe(true)
+
+    run.kill('SIGKILL')
+    await run.exited
+    const began = Date.now()
+    await expect.poll(async () => (await isListening(a!)) || (await isListening(b!)), { timeout: 5_000, interval: 50 }).toBe(false)
+    expect(Date.now() - began).toBeLessThan(5_000)
+  }, 30_000)
 })

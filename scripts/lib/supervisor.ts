@@ -4,12 +4,16 @@ import net from 'node:net'
 import path from 'node:path'
 import readline from 'node:readline'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { pathToFileURL } from 'node:url'
 import { prettyFactory } from 'pino-pretty'
 
 // Runs a set of services as child processes, the way `npm start` runs the seven of them:
 // spawn, wait until each answers its health URL, merge their logs into one stream, and stop
 // them all together. Policy: the system runs whole or not at all. A service that fails to
 // come up, or stops on its own later, brings the others down and is named in the log.
+// No child outlives the supervisor, however it ends (kill -9 included): each one has an IPC
+// channel to it and preloads exit-with-parent.mjs, which stops the child when that channel
+// closes or its parent changes.
 
 export interface ManagedService {
   name: string
@@ -147,6 +151,19 @@ export function portIsFree(port: number, host: string): Promise<boolean> {
 
 const tsxCli = path.resolve(import.meta.dirname, '../../node_modules/tsx/dist/cli.mjs')
 
+/** The preload that stops a child when its supervisor is gone (see exit-with-parent.mjs). */
+export const EXIT_WITH_PARENT = path.join(import.meta.dirname, 'exit-with-parent.mjs')
+
+/**
+ * `env` with exit-with-parent.mjs added to NODE_OPTIONS: every Node process started with it
+ * (the tsx CLI and the service process tsx starts, which inherits it) stops when its parent
+ * is gone. A file URL, so that a path with spaces survives NODE_OPTIONS' splitting.
+ */
+export function withExitWithParent(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const preload = `--import=${pathToFileURL(EXIT_WITH_PARENT).href}`
+  return { ...env, NODE_OPTIONS: [env.NODE_OPTIONS, preload].filter(Boolean).join(' ') }
+}
+
 interface Running {
   service: ManagedService
   child: ChildProcess
@@ -211,8 +228,9 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     const { file, args } = command(service)
     const child = spawn(file, args, {
       cwd: options.cwd ?? process.cwd(),
-      env: { ...(options.env ?? process.env), ...service.env, LOG_FORMAT: 'json' },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      env: withExitWithParent({ ...(options.env ?? process.env), ...service.env, LOG_FORMAT: 'json' }),
+      // The channel is the child's lifeline: it closes when this process dies.
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       detached: process.platform !== 'win32',
     })
     for (const stream of [child.stdout, child.stderr]) {

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import path from 'node:path'
 import { SERVICES, type ServiceName } from '../../platform/services.ts'
 import { serviceEntry } from '../../scripts/lib/service-entries.ts'
+import { withExitWithParent } from '../../scripts/lib/supervisor.ts'
 import { freePorts } from './free-ports.ts'
 
 /**
@@ -59,7 +60,8 @@ export async function spawnService(name: ServiceName, env: NodeJS.ProcessEnv = {
   delete childEnv.VITEST
   const child = spawn(process.execPath, [TSX_CLI, serviceEntry(name)], {
     cwd: ROOT,
-    env: childEnv,
+    // A test process killed with SIGKILL runs no 'exit' hook: the service then stops by itself.
+    env: withExitWithParent(childEnv),
     stdio: ['ignore', 'pipe', 'pipe'],
     // Its own process group, so that stopping it also stops the node process tsx starts.
     detached: true,
@@ -131,7 +133,7 @@ export interface RunningCommand {
 export function runScript(entry: string, args: string[], env: NodeJS.ProcessEnv = {}): RunningCommand {
   const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env }
   delete childEnv.VITEST
-  const child = spawn(process.execPath, [TSX_CLI, entry, ...args], { cwd: ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+  const child = spawn(process.execPath, [TSX_CLI, entry, ...args], { cwd: ROOT, env: withExitWithParent(childEnv), stdio: ['ignore', 'pipe', 'pipe'], detached: true })
   let output = ''
   const collect = (chunk: Buffer) => { output = (output + chunk.toString()).slice(-256 * 1024) }
   child.stdout!.on('data', collect)

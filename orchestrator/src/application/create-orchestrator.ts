@@ -2,7 +2,7 @@ import type { Logger } from 'pino'
 import type { Config } from '../../../platform/config.ts'
 import { createDatabase, poolOf, type PrismaClient } from '../../../platform/database.ts'
 import { createLogger } from '../../../platform/logger.ts'
-import { createRedis, type Redis } from '../../../platform/redis.ts'
+import { type Redis, redisFromConfig } from '../../../platform/redis.ts'
 import { serviceTokenOf } from '../../../platform/service-tokens.ts'
 import { participantUrls } from '../../../platform/services.ts'
 import type { CommandTransport, EngineObserver, SagaQueries, SagaRepository } from '../engine/ports.ts'
@@ -59,9 +59,7 @@ export function createOrchestrator(config: Config, overrides: OrchestratorOverri
   const db = overrides.db ?? createDatabase({ url: config.DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE })
   const pool = poolOf(db)
   if (!pool) throw new Error('The orchestrator needs a database client made by platform/database.ts (createDatabase or databaseOnPool)')
-  const redis = overrides.redis === null || (overrides.redis === undefined && config.REDIS_URL === 'disabled')
-    ? undefined
-    : overrides.redis ?? createRedis({ url: config.REDIS_URL, logger })
+  const redis = overrides.redis === null ? undefined : overrides.redis ?? redisFromConfig(config, logger)
   const registry = overrides.registry ?? createSagaRegistry(config)
   const metrics = createMetrics()
   const postgres = new PostgresSagaStore(pool, { leaseTtlMs: overrides.leaseTtlMs ?? config.SAGA_LEASE_TTL_MS })

@@ -4,7 +4,7 @@ import { afterAll, beforeAll } from 'vitest'
 import { createDatabase, type PrismaClient } from '../../../platform/database.ts'
 import { PARTICIPANT_NAMES, SERVICES, type ParticipantName } from '../../../platform/services.ts'
 import { freePorts } from '../../support/free-ports.ts'
-import { SERVICE_AUTHORIZATION } from '../../support/participant-harness.ts'
+import { PARTICIPANT_HEADERS } from '../../support/participant-reads.ts'
 import { freePort, type RunningService, spawnService, stopAll } from '../../support/processes.ts'
 
 /**
@@ -32,26 +32,38 @@ export interface ParticipantFleet {
   stop(name: ParticipantName): Promise<void>
   /** (Re)starts a participant on its port; nothing to do when it runs. */
   start(name: ParticipantName): Promise<void>
+  /** Participants that exited without being stopped (a crash), with the end of their output. */
+  unexpectedExits(): { name: ParticipantName; code: number | null; output: string }[]
 }
 
-export async function startParticipants(): Promise<ParticipantFleet> {
+/** Starts the six participants; `env` is added to each one's environment (e.g. its DATABASE_URL). */
+export async function startParticipants(env: NodeJS.ProcessEnv = {}): Promise<ParticipantFleet> {
   // Picked together, so no two participants are handed the same port.
   const picked = await freePorts(PARTICIPANT_NAMES.length)
   const ports = Object.fromEntries(PARTICIPANT_NAMES.map((name, i) => [name, picked[i]!])) as Record<ParticipantName, number>
   const urls = Object.fromEntries(PARTICIPANT_NAMES.map((name) => [name, `http://127.0.0.1:${ports[name]}`])) as Record<ParticipantName, string>
   const services = new Map<ParticipantName, RunningService>()
+  const stopped = new Set<RunningService>()
+  const crashes: { name: ParticipantName; code: number | null; output: string }[] = []
   const start = async (name: ParticipantName) => {
     if (services.has(name)) return
-    services.set(name, await spawnService(name, { [SERVICES[name].portEnv]: String(ports[name]), LOG_LEVEL: 'warn' }))
+    const service = await spawnService(name, { LOG_LEVEL: 'warn', ...env, [SERVICES[name].portEnv]: String(ports[name]) })
+    void service.exited.then((code) => {
+      if (!stopped.has(service)) crashes.push({ name, code, output: service.output().slice(-4_000) })
+    })
+    services.set(name, service)
   }
   await Promise.all(PARTICIPANT_NAMES.map(start))
   return {
     urls,
     start,
     async stop(name) {
-      await services.get(name)?.stop('SIGTERM')
+      const service = services.get(name)
+      if (service) stopped.add(service)
+      await service?.stop('SIGTERM')
       services.delete(name)
     },
+    unexpectedExits: () => [...crashes],
   }
 }
 
@@ -113,7 +125,7 @@ export async function createTours(fleet: ParticipantFleet, specs: TourSpec[]): P
   return Promise.all(specs.map(async (spec, index) => {
     const response = await fetch(`${fleet.urls['tour-catalog']}/api/tours`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: SERVICE_AUTHORIZATION, 'idempotency-key': randomUUID() },
+      headers: { ...PARTICIPANT_HEADERS, 'content-type': 'application/json', 'idempotency-key': randomUUID() },
       body: JSON.stringify({
         name: `Crash-test tour ${index + 1}`, date: '2031-09-01', capacity: spec.capacity, price: spec.price,
         currency: 'EUR', cancellationPolicy: { minDays: 7, feePercent: 10 },
