@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, InjectOptions } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ParticipantName } from '../platform/services.ts'
-import { MAX_AMOUNT, MAX_GUESTS, reference, userId as userIdField } from '../platform/vocabulary.ts'
+import { MAX_AMOUNT, MAX_GUESTS, MAX_SPOTS, paymentMethod, reason, reference, roomType, userId as userIdField } from '../platform/vocabulary.ts'
+import { SAGA_STATUSES } from '../orchestrator/src/engine/saga-instance.ts'
 import { command, isoDateInDays } from './support/participant-harness.ts'
 import { startSystem, TOKENS, type TestSystem } from './support/system.ts'
 
@@ -670,15 +671,16 @@ afterAll(async () => {
 const orchestrator = () => system.orchestrator
 const participant = (name: ParticipantName) => () => system.participant(name)
 
+// The sagas' inputs take their limits from the same vocabulary as the participants.
 const tourBookingFields: Fields = {
-  tourId: req(uuid), userId: req(text(1, 100)), numberOfSpots: req(int(1, 50)), paymentMethod: req(text(1, 100)), currency: opt(currency),
+  tourId: req(uuid), userId: req(text(1, userIdField.maxLength)), numberOfSpots: req(int(1, MAX_SPOTS)), paymentMethod: req(text(1, paymentMethod.maxLength)), currency: opt(currency),
 }
 const tourBooking = () => ({ tourId: fixture.tourId, userId, numberOfSpots: 1, paymentMethod: 'pm_card_visa', currency: 'EUR' })
-const cancellationFields: Fields = { userId: req(text(1, 100)), reason: opt(text(0, 500)) }
+const cancellationFields: Fields = { userId: req(text(1, userIdField.maxLength)), reason: opt(text(0, reason.maxLength)) }
 const cancellation = () => ({ userId, reason: 'plans changed' })
 const hotelReservationFields: Fields = {
-  hotelId: req(uuid), roomType: req(text(1, 50)), userId: req(text(1, 100)), checkIn: req(date), checkOut: req(date),
-  guests: req(int(1, 20)), paymentMethod: req(text(1, 100)),
+  hotelId: req(uuid), roomType: req(text(1, roomType.maxLength)), userId: req(text(1, userIdField.maxLength)), checkIn: req(date), checkOut: req(date),
+  guests: req(int(1, MAX_GUESTS)), paymentMethod: req(text(1, paymentMethod.maxLength)),
 }
 const hotelReservation = () => ({
   hotelId: fixture.hotelId, roomType: 'double', userId, checkIn: isoDateInDays(30), checkOut: isoDateInDays(32), guests: 2, paymentMethod: 'pm_card_visa',
@@ -686,7 +688,6 @@ const hotelReservation = () => ({
 const waitQuery = { fields: { wait: opt(int(0, 30_000)) }, valid: { wait: '0' }, strict: true }
 const startRoute = { method: 'POST', app: orchestrator, role: 'client', idempotent: true, query: waitQuery } as const
 
-const SAGA_STATUSES = ['RUNNING', 'COMPENSATING', 'COMPLETED', 'FAILED', 'COMPENSATION_FAILED'] as const
 
 function targets(): Target[] {
   const id = () => ({ kind: 'uuid', value: randomUUID() }) as const
@@ -709,8 +710,9 @@ function targets(): Target[] {
         strict: true,
         valid: { userId, limit: '5' },
         fields: {
-          status: opt({ kind: 'enum', values: SAGA_STATUSES }), type: opt(text(0, 100)), userId: opt(text(0, 100)), bookingId: opt(text(0, 100)),
-          reservationId: opt(text(0, 100)), createdFrom: { kind: 'date-time', required: false }, createdTo: { kind: 'date-time', required: false },
+          status: opt({ kind: 'enum', values: SAGA_STATUSES }), type: opt(text(0, 100)), userId: opt(text(0, userIdField.maxLength)), bookingId: opt(text(0, 100)),
+          reservationId: opt(text(0, 100)), incidentCode: opt(text(0, 100)), step: opt(text(0, 100)),
+          createdFrom: { kind: 'date-time', required: false }, createdTo: { kind: 'date-time', required: false },
           limit: opt(int(1, 200)), cursor: { kind: 'cursor', required: false },
         },
       },

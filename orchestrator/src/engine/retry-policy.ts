@@ -23,6 +23,12 @@ export const DEFAULT_COMPENSATION_RETRY: RetryPolicy = { maxAttempts: 8, initial
 export const RETRY_FOREVER: RetryPolicy = { maxAttempts: Infinity, initialDelayMs: 200, multiplier: 2, maxDelayMs: 10_000 }
 
 /**
+ * Writes to the saga store while the store fails (not while it refuses: a lost lease is final):
+ * 8 attempts, 100 ms growing ×2, capped at 3 s — about 10 s, longer than a Postgres restart.
+ */
+export const STORE_RETRY: RetryPolicy = { maxAttempts: 8, initialDelayMs: 100, multiplier: 2, maxDelayMs: 3_000 }
+
+/**
  * Delay before attempt `attempt + 1`, given that `attempt` attempts (≥ 1) have failed.
  * `random` is in [0, 1); full jitter spreads the retries of many sagas hitting one participant.
  * A participant's Retry-After wins when it asks for longer.

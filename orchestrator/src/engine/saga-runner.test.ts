@@ -533,10 +533,25 @@ describe('SagaRunner', () => {
       expect((await store.findSaga('saga-1'))?.cursor).toBe(CREATE)
     })
 
-    it('lets an error other than a lost lease through', async () => {
-      const { drive, store } = setup()
+    it('retries a write while the store fails, and goes on once it answers (a Postgres blink abandons nothing)', async () => {
+      const { drive, store, transport, clock } = setup()
+      const write = store.recordTransition.bind(store)
+      let failures = 0
+      store.recordTransition = async (transition, owner) => {
+        if (transition.stepName === 'create' && failures++ < 2) throw new Error('Connection terminated unexpectedly')
+        return write(transition, owner)
+      }
+      const saga = await drive()
+      expect(saga.status).toBe('COMPLETED')
+      expect(transport.keysOf('create', 'forward')).toHaveLength(1)
+      expect(clock.delays).toHaveLength(2)
+    })
+
+    it('lets a store that keeps failing through, after its retry budget', async () => {
+      const { drive, store, clock } = setup()
       store.recordTransition = async () => { throw new Error('connection reset') }
       await expect(drive()).rejects.toThrow('connection reset')
+      expect(clock.delays).toHaveLength(7)
     })
 
     it('leaves alone a saga whose definition version it does not have', async () => {

@@ -3,6 +3,7 @@ import { classifyFence, classifyReply } from './classify.ts'
 import { afterAttempt, applyEvent, commandKey, findRecord, type Mode, nextAction, type SagaEvent, shouldYield } from './decide.ts'
 import { LeaseLostError, UnknownDefinitionError } from './engine-errors.ts'
 import type { Clock, CommandTransport, DomainEvent, EngineObserver, LeaseOwner, PendingRequests, SagaMirror, SagaRepository, Transition } from './ports.ts'
+import { backoffDelay, hasAttemptsLeft, STORE_RETRY } from './retry-policy.ts'
 import type { SagaDefinition } from './saga-definition.ts'
 import { isActive, isWaiting, type Incident, type Phase, type SagaInstance } from './saga-instance.ts'
 import type { SagaRegistry } from './saga-registry.ts'
@@ -177,15 +178,34 @@ export class SagaRunner {
       if (this.#stopping.signal.aborted) return current
       if (run.wake.signal.aborted) run.wake = new AbortController()
       // An operator may have asked for something while this runner slept (maybe elsewhere).
-      current = { ...current, ...toInstanceRequests(await this.#options.store.pendingRequests(current.id)) }
+      current = { ...current, ...toInstanceRequests(await this.#storeCall(() => this.#options.store.pendingRequests(current.id))) }
       if (shouldYield(definition, current, index, clock.now())) return current
+    }
+  }
+
+  /**
+   * A store call retried while the store itself fails (a dropped connection, a pool that could
+   * not connect during a Postgres restart), so a blink of the database does not abandon the
+   * saga. Safe for writes: each is conditional on the saga's version, so one that committed
+   * before its answer was lost fails the retry with LeaseLostError, and the runner stops and
+   * leaves the saga to recovery, as for any takeover. Gives up after STORE_RETRY's budget.
+   */
+  async #storeCall<T>(call: () => Promise<T>): Promise<T> {
+    for (let made = 1; ; made++) {
+      try {
+        return await call()
+      } catch (error) {
+        if (error instanceof LeaseLostError || !hasAttemptsLeft(STORE_RETRY, made) || this.#stopping.signal.aborted) throw error
+        this.#options.logger.warn({ error: String(error), attempt: made }, 'saga store call failed; retrying')
+        await this.#options.clock.sleep(backoffDelay(STORE_RETRY, made, this.#options.clock.random()), this.#stopping.signal)
+      }
     }
   }
 
   async #commit(definition: SagaDefinition<any>, saga: SagaInstance, event: SagaEvent, owner: LeaseOwner): Promise<SagaInstance> {
     const transition = buildTransition(definition, saga, event, this.#options.clock.now())
     const next = transition.saga
-    const requests = await this.#options.store.recordTransition(transition, owner)
+    const requests = await this.#storeCall(() => this.#options.store.recordTransition(transition, owner))
     Object.assign(next, toInstanceRequests(requests))
     // The mirror is one connection, so transitions reach it in order. Only the last one is
     // awaited: a status read after the saga's answer then sees it, and the steps before it
