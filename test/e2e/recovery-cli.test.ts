@@ -134,7 +134,9 @@ describe('saga recover, killed half-way and run again', () => {
       const bounded = await saga(['recover', '--timeout', '4'], 60_000)
       const tookMs = Date.now() - began
       expect(bounded.code, bounded.output).toBe(1)
-      expect(bounded.output).toContain(`Timed out after 4 s: 1 saga(s) still running are left to the orchestrators`)
+      // (Orphans other files left behind may be in the same pass: at least this one.)
+      expect(bounded.output).toMatch(/Timed out after 4 s: [1-9]\d* saga\(s\) still running are left to the orchestrators/)
+      expect(bounded.output).toContain(sagaId)
       expect(bounded.output).toMatch(/Summary: found \d+, recovered \d+, .*still running [1-9]\d*/)
       // Bounded: its timeout, plus starting a process and handing the lease back.
       expect(tookMs).toBeLessThan(45_000)

@@ -79,6 +79,7 @@ export async function runSagaCli(argv: string[], options: CliOptions = {}): Prom
           io.out(`${event.sagaId} skipped: ${event.reason}`)
         } else if (event.type === 'timeout') {
           io.out(`Timed out after ${opts.timeout} s: ${event.stillRunning} saga(s) still running are left to the orchestrators`)
+          for (const id of event.sagaIds.slice(0, 50)) io.out(`${id} still running`)
         }
       }
       const summary = await o.recoverPendingSagas({ olderThanMs: opts.olderThan * 1000, dryRun: Boolean(opts.dryRun), concurrency: opts.concurrency, timeoutMs: opts.timeout * 1000, onProgress: progress })

@@ -44,7 +44,7 @@ export type RecoveryProgress =
   | { type: 'claimed'; sagaId: string; sagaType: string }
   | { type: 'skipped'; sagaId: string; reason: string }
   | { type: 'settled'; sagaId: string; status: SagaStatus }
-  | { type: 'timeout'; stillRunning: number }
+  | { type: 'timeout'; stillRunning: number; sagaIds: string[] }
 
 export interface RecoverySummary {
   /** Orphaned sagas found. */
@@ -58,6 +58,8 @@ export interface RecoverySummary {
   parked: number
   /** Still RUNNING/COMPENSATING when the pass ended (or, with waitForOutcome false, being driven). */
   stillRunning: number
+  /** Which ones (with waitForOutcome). */
+  stillRunningIds: string[]
   /** Taken by another runner between listing and claiming. */
   skipped: number
   /** Orphans whose definition version this process does not have: left for one that does. */
@@ -76,7 +78,7 @@ export async function recoverPendingSagas(dependencies: RecoveryDependencies, op
   const deadline = options.timeoutMs === undefined ? Infinity : now() + options.timeoutMs
   const orphans = await dependencies.store.listOrphanedSagas({ olderThanMs: options.olderThanMs ?? 0, limit: options.limit ?? 10_000, definitions: dependencies.definitions })
   const leftAlone = await dependencies.store.countOrphansOutside(dependencies.definitions)
-  const summary: RecoverySummary = { found: orphans.length, recovered: 0, completed: 0, failed: 0, compensationFailed: 0, parked: 0, stillRunning: 0, skipped: 0, leftAlone, sagaIds: orphans.map((o) => o.id) }
+  const summary: RecoverySummary = { found: orphans.length, recovered: 0, completed: 0, failed: 0, compensationFailed: 0, parked: 0, stillRunning: 0, stillRunningIds: [], skipped: 0, leftAlone, sagaIds: orphans.map((o) => o.id) }
   options.onProgress?.({ type: 'found', total: orphans.length, leftAlone })
   if (options.dryRun) return summary
 
@@ -107,6 +109,7 @@ export async function recoverPendingSagas(dependencies: RecoveryDependencies, op
       const final = await Promise.race([run.catch(() => claimed.saga), timedOut])
       if (final === 'timeout') {
         summary.stillRunning++
+        summary.stillRunningIds.push(orphan.id)
         run.catch(() => {})
         continue
       }
@@ -114,13 +117,17 @@ export async function recoverPendingSagas(dependencies: RecoveryDependencies, op
       else if (final.status === 'FAILED') summary.failed++
       else if (final.status === 'COMPENSATION_FAILED') summary.compensationFailed++
       else if (final.status === 'PARKED') summary.parked++
-      else summary.stillRunning++
+      else {
+        summary.stillRunning++
+        summary.stillRunningIds.push(orphan.id)
+      }
       options.onProgress?.({ type: 'settled', sagaId: orphan.id, status: final.status })
     }
   }
   await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 16) }, worker))
   // Orphans not reached before the timeout are as unfinished as those still being driven.
   summary.stillRunning += queue.length
-  if (now() >= deadline) options.onProgress?.({ type: 'timeout', stillRunning: summary.stillRunning })
+  summary.stillRunningIds.push(...queue.map((orphan) => orphan.id))
+  if (now() >= deadline) options.onProgress?.({ type: 'timeout', stillRunning: summary.stillRunning, sagaIds: summary.stillRunningIds })
   return summary
 }
