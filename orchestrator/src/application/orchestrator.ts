@@ -92,7 +92,9 @@ export class Orchestrator {
   readonly #leaseTtlMs: number
   #renewTimer: NodeJS.Timeout | undefined
   #recoveryTimer: NodeJS.Timeout | undefined
-  #recovering: Promise<unknown> | undefined
+  #recovering: Promise<boolean> | undefined
+  #bootRetry: NodeJS.Timeout | undefined
+  #stopped = false
   readonly #recoveryIntervalMs: number
   readonly #onRecovery: OrchestratorOptions['onRecovery']
   readonly #observer: EngineObserver | undefined
@@ -141,7 +143,7 @@ export class Orchestrator {
    */
   startBackgroundWork(): void {
     this.startLeaseRenewal()
-    void this.recoverInBackground('boot')
+    this.#recoverAtBoot(1_000)
     if (this.#recoveryIntervalMs > 0) {
       this.#recoveryTimer = setInterval(() => void this.recoverInBackground('interval'), this.#recoveryIntervalMs)
       this.#recoveryTimer.unref()
@@ -162,15 +164,31 @@ export class Orchestrator {
     this.#renewTimer.unref()
   }
 
-  /** One recovery pass that takes orphans over and drives them here, without waiting for them. */
-  recoverInBackground(trigger: string): Promise<unknown> {
+  /**
+   * The boot pass, tried again with backoff until one succeeds (Postgres may still be coming
+   * up): with the interval loop off, it is the only pass this process makes.
+   */
+  #recoverAtBoot(retryInMs: number): void {
+    void this.recoverInBackground('boot').then((succeeded) => {
+      if (succeeded || this.#stopped) return
+      this.#bootRetry = setTimeout(() => this.#recoverAtBoot(Math.min(retryInMs * 2, 30_000)), retryInMs)
+      this.#bootRetry.unref()
+    })
+  }
+
+  /** One recovery pass that takes orphans over and drives them here, without waiting for them; resolves whether it ran. */
+  recoverInBackground(trigger: string): Promise<boolean> {
     this.#recovering ??= this.recoverPendingSagas({ waitForOutcome: false, limit: 500 })
       .then((summary) => {
         this.#onRecovery?.(trigger, summary)
         if (summary.recovered) this.#logger.info({ trigger, ...summary, sagaIds: undefined }, 'took over orphaned sagas')
         if (summary.leftAlone) this.#logger.warn({ trigger, leftAlone: summary.leftAlone }, 'orphaned sagas of definition versions this orchestrator does not have are left alone')
+        return true
       })
-      .catch((err: unknown) => this.#logger.warn({ err, trigger }, 'recovery pass failed'))
+      .catch((err: unknown) => {
+        this.#logger.warn({ err, trigger }, 'recovery pass failed')
+        return false
+      })
       .finally(() => { this.#recovering = undefined })
     return this.#recovering
   }
@@ -198,6 +216,8 @@ export class Orchestrator {
    * at its next recovery pass instead of after the lease would have expired.
    */
   async stop(): Promise<void> {
+    this.#stopped = true
+    clearTimeout(this.#bootRetry)
     clearInterval(this.#renewTimer)
     clearInterval(this.#recoveryTimer)
     await this.#recovering
