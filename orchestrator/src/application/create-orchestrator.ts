@@ -1,6 +1,7 @@
 import type { Logger } from 'pino'
 import type { Config } from '../../../platform/config.ts'
 import { createDatabase, poolOf, type PrismaClient } from '../../../platform/database.ts'
+import { createServiceEvents, type ServiceEvents } from '../../../platform/events/service-events.ts'
 import { createLogger } from '../../../platform/logger.ts'
 import { createRedis, type Redis } from '../../../platform/redis.ts'
 import { serviceTokenOf } from '../../../platform/service-tokens.ts'
@@ -37,6 +38,8 @@ export interface OrchestratorOverrides {
   wrapStore?: (store: SagaRepository & SagaQueries) => SagaRepository & SagaQueries
   /** Extra engine hooks, called after the metrics' own. */
   observer?: EngineObserver
+  /** Overrides of the outbox relay's settings, for tests. Default: `EVENT_RELAY_POLL_MS`. */
+  events?: { pollIntervalMs?: number }
 }
 
 export interface OrchestratorGraph {
@@ -45,6 +48,11 @@ export interface OrchestratorGraph {
   db: PrismaClient
   redis: Redis | undefined
   logger: Logger
+  /**
+   * The relay of orchestrator.outbox (the facts completed sagas make true) to events:domain.
+   * Not started here: the server starts it when ready (the CLI does not run one).
+   */
+  events: ServiceEvents
   /** Stops the orchestrator and closes what this function opened. */
   close(): Promise<void>
 }
@@ -64,7 +72,8 @@ export function createOrchestrator(config: Config, overrides: OrchestratorOverri
     : overrides.redis ?? createRedis({ url: config.REDIS_URL, logger })
   const registry = overrides.registry ?? createSagaRegistry(config)
   const metrics = createMetrics()
-  const postgres = new PostgresSagaStore(pool, { leaseTtlMs: overrides.leaseTtlMs ?? config.SAGA_LEASE_TTL_MS })
+  const events = createServiceEvents({ config, schema: 'orchestrator', pool, db, redis, logger, registry: metrics.registry, ...overrides.events })
+  const postgres = new PostgresSagaStore(pool, { leaseTtlMs: overrides.leaseTtlMs ?? config.SAGA_LEASE_TTL_MS, onEventsCommitted: () => events.nudge() })
   const store = overrides.wrapStore?.(postgres) ?? postgres
   const orchestrator: Orchestrator = new Orchestrator({
     store,
@@ -92,8 +101,10 @@ export function createOrchestrator(config: Config, overrides: OrchestratorOverri
     db,
     redis,
     logger,
+    events,
     async close() {
       await orchestrator.stop()
+      await events.stop()
       if (!overrides.db) await db.$disconnect()
       if (redis && overrides.redis === undefined) redis.disconnect()
     },

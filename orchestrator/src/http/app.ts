@@ -76,6 +76,8 @@ export async function buildOrchestratorApp(options: OrchestratorAppOptions = {})
   installErrorHandling(app)
   installValidation(app)
   app.addHook('onClose', () => graph.close())
+  // Completed sagas' facts go out while the app runs (graph.close stops the relay).
+  app.addHook('onReady', async () => graph.events.start())
 
   await app.register(helmet, { contentSecurityPolicy: { useDefaults: false, directives: CONTENT_SECURITY_POLICY } })
   await app.register(authPlugin, { tokens, endUsers })
