@@ -96,6 +96,7 @@ export async function startSystem(options: SystemOptions = {}) {
     redis: shared.redis,
     logger: quiet.child({ service: 'orchestrator' }),
     transport: new HttpCommandClient({ baseUrls, token: DEV_SERVICE_TOKEN }),
+    ...(baseUrls.analytics ? { analyticsUrl: baseUrls.analytics } : {}),
     config: configWith({ RATE_LIMIT_MAX: '0', API_TOKENS: '', NODE_ENV: 'test' }),
     ...(options.registry ? { registry: options.registry } : {}),
     ...options.orchestrator,

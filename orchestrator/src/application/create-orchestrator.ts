@@ -5,13 +5,14 @@ import { createServiceEvents, type ServiceEvents } from '../../../platform/event
 import { createLogger } from '../../../platform/logger.ts'
 import { createRedis, type Redis } from '../../../platform/redis.ts'
 import { serviceTokenOf } from '../../../platform/service-tokens.ts'
-import { participantUrls } from '../../../platform/services.ts'
+import { participantUrls, serviceUrl } from '../../../platform/services.ts'
 import type { CommandTransport, EngineObserver, SagaQueries, SagaRepository } from '../engine/ports.ts'
 import type { SagaRegistry } from '../engine/saga-registry.ts'
 import { PostgresSagaStore } from '../persistence/postgres-saga-store.ts'
 import { RedisSagaMirror, RedisSagaViewCache } from '../persistence/redis-saga-mirror.ts'
 import { RedisSagaUpdates } from '../persistence/redis-saga-updates.ts'
 import { createSagaRegistry } from '../sagas/index.ts'
+import { AnalyticsClient } from '../transport/analytics-client.ts'
 import { HttpCommandClient } from '../transport/http-command-client.ts'
 import { createMetrics, metricsObserver, type Metrics } from './metrics.ts'
 import { Orchestrator } from './orchestrator.ts'
@@ -38,6 +39,8 @@ export interface OrchestratorOverrides {
   wrapStore?: (store: SagaRepository & SagaQueries) => SagaRepository & SagaQueries
   /** Extra engine hooks, called after the metrics' own. */
   observer?: EngineObserver
+  /** Base URL of the analytics service. Default: `ANALYTICS_URL` (else the local one). */
+  analyticsUrl?: string
   /** Overrides of the outbox relay's settings, for tests. Default: `EVENT_RELAY_POLL_MS`. */
   events?: { pollIntervalMs?: number }
 }
@@ -53,6 +56,8 @@ export interface OrchestratorGraph {
    * Not started here: the server starts it when ready (the CLI does not run one).
    */
   events: ServiceEvents
+  /** The analytics service's figures, for support staff. */
+  analytics: AnalyticsClient
   /** Stops the orchestrator and closes what this function opened. */
   close(): Promise<void>
 }
@@ -102,6 +107,7 @@ export function createOrchestrator(config: Config, overrides: OrchestratorOverri
     redis,
     logger,
     events,
+    analytics: new AnalyticsClient({ baseUrl: overrides.analyticsUrl ?? serviceUrl('analytics', config), token: serviceTokenOf(config) }),
     async close() {
       await orchestrator.stop()
       await events.stop()
