@@ -148,8 +148,10 @@ export class OutboxRelay {
         return 'busy'
       }
       const { rows } = await client.query<OutboxRow>(sql`
-        SELECT id::text AS id, event_id, event_type, event_version, correlation_id, data, occurred_at
-          FROM ${this.#table} WHERE published_at IS NULL ORDER BY id LIMIT ${this.#options.batchSize}`.named(`outbox-relay-read-${this.#options.schema}`))
+        SELECT o.id::text AS id, o.event_id, o.event_type, o.event_version, o.correlation_id, o.data, o.occurred_at
+          FROM ${this.#table} o WHERE o.published_at IS NULL
+         -- o.id, the bigint: a bare "id" would name the text column above (and put 10 before 9).
+         ORDER BY o.id LIMIT ${this.#options.batchSize}`.named(`outbox-relay-read-${this.#options.schema}`))
       if (rows.length) {
         const pipeline = this.#options.redis.multi()
         for (const row of rows) pipeline.xadd(DOMAIN_EVENTS_STREAM, '*', 'event', JSON.stringify(eventOf(row)))
