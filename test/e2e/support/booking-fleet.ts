@@ -34,15 +34,18 @@ export interface ParticipantFleet {
   start(name: ParticipantName): Promise<void>
 }
 
-export async function startParticipants(): Promise<ParticipantFleet> {
+/** `env`: extra environment of every participant (e.g. a REDIS_URL of the test's own). */
+export async function startParticipants(env: NodeJS.ProcessEnv = {}): Promise<ParticipantFleet> {
   // Picked together, so no two participants are handed the same port.
   const picked = await freePorts(PARTICIPANT_NAMES.length)
   const ports = Object.fromEntries(PARTICIPANT_NAMES.map((name, i) => [name, picked[i]!])) as Record<ParticipantName, number>
   const urls = Object.fromEntries(PARTICIPANT_NAMES.map((name) => [name, `http://127.0.0.1:${ports[name]}`])) as Record<ParticipantName, string>
+  // Each participant also knows where the others are (the tour catalog tells waiting customers through notification).
+  const peers = Object.fromEntries(PARTICIPANT_NAMES.map((name) => [SERVICES[name].urlEnv, urls[name]]))
   const services = new Map<ParticipantName, RunningService>()
   const start = async (name: ParticipantName) => {
     if (services.has(name)) return
-    services.set(name, await spawnService(name, { [SERVICES[name].portEnv]: String(ports[name]), LOG_LEVEL: 'warn' }))
+    services.set(name, await spawnService(name, { ...peers, [SERVICES[name].portEnv]: String(ports[name]), LOG_LEVEL: 'warn', ...env }))
   }
   await Promise.all(PARTICIPANT_NAMES.map(start))
   return {
