@@ -12,19 +12,30 @@ export type TourCatalogOptions = Partial<ParticipantOptions> & TourRoutesOptions
 }
 
 /** The tour catalog: tours, their spots, reservations of spots, and the waiting list. */
-export function buildTourCatalog(options: TourCatalogOptions = {}): Promise<FastifyInstance> {
+export async function buildTourCatalog(options: TourCatalogOptions = {}): Promise<FastifyInstance> {
   const { now, notificationUrl, ...participant } = options
   const config = options.config ?? loadConfig()
   const clock = now ?? (() => new Date())
-  return buildParticipant({
+  // Without a token of its own for the notification service (SERVICE_TOKENS set, but with no
+  // tour-catalog entry) the catalog still runs: only the waiting list's consumer does not, and
+  // its consumer group picks up where it stands once the token is configured.
+  let token: string | undefined
+  try {
+    token = serviceTokenOf(config, 'tour-catalog')
+  } catch {
+    token = undefined
+  }
+  const app = await buildParticipant({
     name: 'tour-catalog',
     schema: 'tour_catalog',
     routes: async (app) => {
       await app.register(tourRoutes({ now: clock }))
       await app.register(waitingListRoutes, { now: clock })
     },
-    consumers: [waitingListNotifier({ notificationUrl: notificationUrl ?? serviceUrl('notification', config), token: serviceTokenOf(config, 'tour-catalog') })],
+    consumers: token ? [waitingListNotifier({ notificationUrl: notificationUrl ?? serviceUrl('notification', config), token })] : [],
     ...participant,
     config,
   })
+  if (!token) app.log.error('SERVICE_TOKENS has no entry for caller "tour-catalog": waiting customers are not notified until one is added')
+  return app
 }
