@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, InjectOptions } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ParticipantName } from '../platform/services.ts'
-import { MAX_AMOUNT, MAX_GUESTS, reference, userId as userIdField } from '../platform/vocabulary.ts'
+import { MAX_AMOUNT, MAX_GUESTS, paymentMethod as paymentMethodField, reference, userId as userIdField } from '../platform/vocabulary.ts'
 import { command, isoDateInDays } from './support/participant-harness.ts'
 import { startSystem, TOKENS, type TestSystem } from './support/system.ts'
 
@@ -671,14 +671,15 @@ const orchestrator = () => system.orchestrator
 const participant = (name: ParticipantName) => () => system.participant(name)
 
 const tourBookingFields: Fields = {
-  tourId: req(uuid), userId: req(text(1, 100)), numberOfSpots: req(int(1, 50)), paymentMethod: req(text(1, 100)), currency: opt(currency),
+  // The orchestrator's start schemas take their fields from the vocabulary too (platform/vocabulary.ts).
+  tourId: req(uuid), userId: req(text(1, userIdField.maxLength)), numberOfSpots: req(int(1, 50)), paymentMethod: req(text(1, paymentMethodField.maxLength)), currency: opt(currency),
 }
 const tourBooking = () => ({ tourId: fixture.tourId, userId, numberOfSpots: 1, paymentMethod: 'pm_card_visa', currency: 'EUR' })
-const cancellationFields: Fields = { userId: req(text(1, 100)), reason: opt(text(0, 500)) }
+const cancellationFields: Fields = { userId: req(text(1, userIdField.maxLength)), reason: opt(text(0, 500)) }
 const cancellation = () => ({ userId, reason: 'plans changed' })
 const hotelReservationFields: Fields = {
-  hotelId: req(uuid), roomType: req(text(1, 50)), userId: req(text(1, 100)), checkIn: req(date), checkOut: req(date),
-  guests: req(int(1, 20)), paymentMethod: req(text(1, 100)),
+  hotelId: req(uuid), roomType: req(text(1, 50)), userId: req(text(1, userIdField.maxLength)), checkIn: req(date), checkOut: req(date),
+  guests: req(int(1, 20)), paymentMethod: req(text(1, paymentMethodField.maxLength)),
 }
 const hotelReservation = () => ({
   hotelId: fixture.hotelId, roomType: 'double', userId, checkIn: isoDateInDays(30), checkOut: isoDateInDays(32), guests: 2, paymentMethod: 'pm_card_visa',
@@ -709,7 +710,7 @@ function targets(): Target[] {
         strict: true,
         valid: { userId, limit: '5' },
         fields: {
-          status: opt({ kind: 'enum', values: SAGA_STATUSES }), type: opt(text(0, 100)), userId: opt(text(0, 100)), bookingId: opt(text(0, 100)),
+          status: opt({ kind: 'enum', values: SAGA_STATUSES }), type: opt(text(0, 100)), userId: opt(text(0, userIdField.maxLength)), bookingId: opt(text(0, 100)),
           reservationId: opt(text(0, 100)), createdFrom: { kind: 'date-time', required: false }, createdTo: { kind: 'date-time', required: false },
           limit: opt(int(1, 200)), cursor: { kind: 'cursor', required: false },
         },
@@ -718,6 +719,7 @@ function targets(): Target[] {
     { name: 'orchestrator GET /api/orchestrator/sagas/:sagaId', app: orchestrator, method: 'GET', path: '/api/orchestrator/sagas/:sagaId', role: 'support', params: { sagaId: id() } },
     { name: 'orchestrator POST /api/orchestrator/sagas/:sagaId/retry', app: orchestrator, method: 'POST', path: '/api/orchestrator/sagas/:sagaId/retry', role: 'operator', params: { sagaId: id() }, acceptsAnyBody: true },
     { name: 'orchestrator POST /api/orchestrator/sagas/:sagaId/abort', app: orchestrator, method: 'POST', path: '/api/orchestrator/sagas/:sagaId/abort', role: 'operator', params: { sagaId: id() }, acceptsAnyBody: true },
+    { name: 'orchestrator GET /api/orchestrator/analytics/tours/:tourId', app: orchestrator, method: 'GET', path: '/api/orchestrator/analytics/tours/:tourId', role: 'support', params: { tourId: id() } },
     ...['/health', '/ready', '/metrics', '/docs/json'].map((path): Target => ({ name: `orchestrator GET ${path}`, app: orchestrator, method: 'GET', path, probe: true })),
   ]
 
@@ -744,6 +746,13 @@ function targets(): Target[] {
     }),
     command('tour-catalog', '/api/reservations/:reservationId/release', { params: { reservationId: id() }, acceptsAnyBody: true }),
     read('tour-catalog', '/api/reservations/:reservationId', { params: { reservationId: id() } }),
+    command('tour-catalog', '/api/tours/:tourId/waiting-list', {
+      params: { tourId: { kind: 'uuid', value: fixture.tourId } },
+      body: { fields: { userId: req(text(1, userIdField.maxLength)), spots: req(int(1, 50)) }, valid: () => ({ userId, spots: 1 }) },
+    }),
+    read('tour-catalog', '/api/tours/:tourId/waiting-list', { params: { tourId: id() } }),
+    read('analytics', '/api/analytics/tours/:tourId', { params: { tourId: id() } }),
+    read('analytics', '/api/analytics/cancellations', { query: { fields: { reason: opt(text(1, 500)) }, valid: { reason: 'x' }, strict: true } }),
 
     read('booking', '/api/bookings', { query: { fields: { userId: req(text(1, userIdField.maxLength)) }, valid: { userId }, strict: false } }),
     read('booking', '/api/bookings/:bookingId', { params: { bookingId: id() } }),
@@ -844,7 +853,7 @@ function targets(): Target[] {
     }),
   ]
 
-  const participantProbes = (['tour-catalog', 'booking', 'hotel', 'payment', 'notification', 'loyalty'] as const).flatMap((name) =>
+  const participantProbes = (['tour-catalog', 'booking', 'hotel', 'payment', 'notification', 'loyalty', 'analytics'] as const).flatMap((name) =>
     ['/health', '/ready', '/metrics'].map((path) => read(name, path, { probe: true })))
 
   return [...orchestratorTargets, ...participantTargets, ...participantProbes]
@@ -860,6 +869,7 @@ async function effects(): Promise<Record<string, number>> {
       like, `%${tag}%`, fixture.tourId, fixture.hotelId),
     tours: await count('SELECT count(*) AS n FROM tour_catalog.tours WHERE name LIKE $1', like),
     tourReservations: await count('SELECT count(*) AS n FROM tour_catalog.reservations WHERE tour_id = $1::uuid', fixture.tourId),
+    waitingList: await count('SELECT count(*) AS n FROM tour_catalog.waiting_list WHERE user_id LIKE $1 OR tour_id = $2::uuid', like, fixture.tourId),
     bookings: await count('SELECT count(*) AS n FROM booking.bookings WHERE user_id LIKE $1 OR tour_id = $2::uuid', like, fixture.tourId),
     payments: await count('SELECT count(*) AS n FROM payment.payments WHERE user_id LIKE $1 OR booking_id LIKE $1', like),
     hotels: await count('SELECT count(*) AS n FROM hotel.hotels WHERE name LIKE $1', like),
