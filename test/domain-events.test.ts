@@ -150,6 +150,17 @@ describe('domain events', () => {
     expect([(await notifications(few)).length, (await notifications(many)).length]).toEqual([1, 1])
   })
 
+  it('shows the relay\'s lag and the consumers\' progress on each service\'s /metrics', async () => {
+    const orchestrator = await system.orchestrator.inject({ method: 'GET', url: '/metrics' })
+    expect(orchestrator.body).toMatch(/^domain_events_relay_lag_seconds \d/m)
+    expect(orchestrator.body).toMatch(/^domain_events_unpublished \d+$/m)
+    const payment = await read(system.participant('payment'), '/metrics')
+    expect(payment.body).toMatch(/^domain_events_relay_lag_seconds\{service="payment"\} \d/m)
+    const analytics = (await read(system.participant('analytics'), '/metrics')).body
+    expect(analytics).toMatch(/^domain_event_consumer_lag\{consumer="analytics\.booking-figures",service="analytics"\} \d+$/m)
+    expect(analytics).toMatch(/^domain_events_consumed_total\{consumer="analytics\.booking-figures",service="analytics"\} \d+$/m)
+  })
+
   it('gives a consumer added now, with no producer changed, every booking.canceled there ever was', async () => {
     // At least one of our own, so the stream is not empty of them.
     const tourId = await createTour()

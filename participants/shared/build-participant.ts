@@ -96,9 +96,11 @@ export async function buildParticipant(options: ParticipantOptions): Promise<Fas
   installValidation(app)
 
   let events: ServiceEvents | undefined
-  // The relay and the consumers run while the app does: from ready (listen, or a test's first
-  // inject) to close, which stops them before the clients they use are closed.
-  app.addHook('onReady', async () => events?.start())
+  // The relay publishes from ready (listen, or a test's first inject); the consumers run once the
+  // service listens, since a consumer may call other services (an app a test only injects into
+  // is often one whose peers are not there). Close stops both before their clients are closed.
+  app.addHook('onReady', async () => events?.startRelay())
+  app.addHook('onListen', async () => events?.startConsumers())
   app.addHook('onResponse', async (request) => {
     if (request.eventsEmitted) events?.nudge()
   })

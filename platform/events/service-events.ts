@@ -28,7 +28,12 @@ export interface ServiceEventsOptions {
 export interface ServiceEvents {
   /** A commit wrote events to the outbox: publish them now. */
   nudge(): void
+  /** The relay and the consumers. */
   start(): void
+  /** The relay alone (publishing what this service commits). */
+  startRelay(): void
+  /** The consumers alone. */
+  startConsumers(): void
   stop(): Promise<void>
   /** Publishes what waits in the outbox now (tests, the CLI); 0 without Redis. */
   drain(): Promise<number>
@@ -44,13 +49,16 @@ export function createServiceEvents(options: ServiceEventsOptions): ServiceEvent
   registerOutboxMetrics(registry, pool, schema)
   if (!redis) {
     let said = false
+    const sayOnce = () => {
+      if (said) return
+      said = true
+      logger.warn({ schema }, 'REDIS_URL is disabled: domain events are kept in the outbox and not published (they go out once a process with Redis runs), and no consumer runs')
+    }
     return {
       nudge() {},
-      start() {
-        if (said) return
-        said = true
-        logger.warn({ schema }, 'REDIS_URL is disabled: domain events are kept in the outbox and not published (they go out once a process with Redis runs)')
-      },
+      start: sayOnce,
+      startRelay: sayOnce,
+      startConsumers: sayOnce,
       async stop() {},
       async drain() { return 0 },
     }
@@ -83,6 +91,8 @@ export function createServiceEvents(options: ServiceEventsOptions): ServiceEvent
       relay.start()
       consumers?.start()
     },
+    startRelay: () => relay.start(),
+    startConsumers: () => consumers?.start(),
     async stop() {
       await consumers?.stop()
       await relay.stop()
