@@ -25,6 +25,11 @@ export interface OutboxRelayOptions {
   batchSize?: number
   /** Longest wait between attempts while Redis is down. Default: 5000 ms */
   maxBackoffMs?: number
+  /**
+   * How long a nudge waits for more commits before the pass, so that concurrent sagas'
+   * events go out in one transaction rather than one each. Default: 5 ms
+   */
+  coalesceMs?: number
   /** Fault injection for tests (`EVENT_RELAY_FAULT`): die after XADD, before the rows are marked published. */
   fault?: 'exit-after-publish'
 }
@@ -56,7 +61,7 @@ export class OutboxRelay {
   #down = false
 
   constructor(options: OutboxRelayOptions) {
-    this.#options = { pollIntervalMs: 1_000, batchSize: 200, maxBackoffMs: 5_000, ...options }
+    this.#options = { pollIntervalMs: 1_000, batchSize: 200, maxBackoffMs: 5_000, coalesceMs: 5, ...options }
     this.#table = sql.identifier(options.schema, 'outbox')
     this.#lockKey = `outbox-relay:${options.schema}`
     this.#published = options.registry
@@ -115,7 +120,10 @@ export class OutboxRelay {
       // Another process publishes this outbox right now: look again shortly, as the rows it
       // read may predate ours.
       if (pass === 'busy') await this.#sleep(50, false)
-      else if (pass < this.#options.batchSize) await this.#sleep(this.#options.pollIntervalMs, true)
+      else if (pass < this.#options.batchSize) {
+        await this.#sleep(this.#options.pollIntervalMs, true)
+        if (this.#nudged && this.#options.coalesceMs > 0) await this.#sleep(this.#options.coalesceMs, false)
+      }
     }
   }
 
