@@ -51,7 +51,14 @@ export const benchSaga = defineSaga<BenchSagaInput>({
   ],
   result: () => ({}),
   references: ({ input }) => ({ userId: input.run }),
+  // The fact a completion makes true, as the real sagas state theirs: written to the outbox in
+  // the completing transition's statement and published by the worker's relay (off with
+  // `npm run bench -- --no-outbox`, to measure what the outbox costs).
+  onCompleted: ({ input, completedAt }) => [{ type: 'bench.completed', data: { run: input.run, n: input.n, completedAt: completedAt.toISOString() } }],
 })
+
+/** The same saga without the domain event (`--no-outbox`). */
+export const benchSagaWithoutEvents = defineSaga<BenchSagaInput>({ ...benchSaga, onCompleted: undefined })
 
 /** The same four commands the saga sends, for the raw floor (no engine). */
 export function benchCommands(input: BenchSagaInput): { step: string; command: Command }[] {

@@ -36,12 +36,12 @@ const PLANS: Record<Size, Plan> = {
   small: {
     sagas: 300, rounds: 1, warmup: 100, concurrencies: [1, 20], productSagas: { 1: 30, 20: 150 },
     seedCount: 50_000, searchRequests: 100, searchShapeBudgetMs: 3_000,
-    recoverySagas: 2_000, recoveryConcurrency: 16, memorySagas: 10_000, memorySampleMs: 1_000, instancesDurationMs: 4_000,
+    recoverySagas: 2_000, recoveryConcurrency: 16, memorySagas: 10_000, memorySampleMs: 1_000, instancesDurationMs: 4_000, outbox: true,
   },
   full: {
     sagas: 3_000, rounds: 3, warmup: 300, concurrencies: [1, 20], productSagas: { 1: 200, 20: 1_000 },
     seedCount: 1_000_000, searchRequests: 500, searchShapeBudgetMs: 20_000,
-    recoverySagas: 10_000, recoveryConcurrency: 16, memorySagas: 100_000, memorySampleMs: 2_000, instancesDurationMs: 20_000,
+    recoverySagas: 10_000, recoveryConcurrency: 16, memorySagas: 100_000, memorySampleMs: 2_000, instancesDurationMs: 20_000, outbox: true,
   },
 }
 
@@ -58,10 +58,11 @@ const program = new Command('bench')
   .option('--sagas <n>', 'sagas per engine scenario (default: small 300, full 3000)', positive)
   .option('--only <sections>', `run only these, comma-separated: ${SECTIONS.join(', ')}, or scale (= search,recovery,memory,instances)`)
   .option('--peers', 'also run the engine section\'s saga on DBOS Transact and Restate, in the same rounds, and compare')
+  .option('--no-outbox', 'the bench saga without its domain event, and the workers without the outbox relay (what the outbox costs)')
   .parse()
 
-const options = program.opts<{ size: Size; concurrency?: string; sagas?: number; only?: string; peers?: boolean }>()
-const plan: Plan = { ...PLANS[options.size] }
+const options = program.opts<{ size: Size; concurrency?: string; sagas?: number; only?: string; peers?: boolean; outbox: boolean }>()
+const plan: Plan = { ...PLANS[options.size], outbox: options.outbox }
 if (options.concurrency) {
   plan.concurrencies = options.concurrency.split(',').map((c) => positive(c.trim()))
   plan.productSagas = Object.fromEntries(plan.concurrencies.map((c) => [c, c === 1 ? PLANS[options.size].productSagas[1]! : PLANS[options.size].productSagas[20]!]))

@@ -21,14 +21,20 @@ const TRACEPARENT = /^[\da-f]{2}-([\da-f]{32})-([\da-f]{16})-[\da-f]{2}$/
 /** Log bindings for a request: its saga and trace ids, when the caller sent them. */
 export function requestBindings(raw: IncomingMessage): Record<string, string> {
   const bindings: Record<string, string> = {}
-  const sagaId = header(raw, HEADERS.sagaId)
-  if (sagaId && sagaId.length <= 64) bindings.sagaId = sagaId
+  const sagaId = sagaIdOf(raw)
+  if (sagaId) bindings.sagaId = sagaId
   const match = TRACEPARENT.exec(header(raw, HEADERS.traceparent) ?? '')
   if (match) {
     bindings.traceId = match[1]!
     bindings.parentSpanId = match[2]!
   }
   return bindings
+}
+
+/** The saga a request is part of (`x-saga-id`, as the orchestrator sends it), when it names one. */
+export function sagaIdOf(raw: IncomingMessage): string | undefined {
+  const sagaId = header(raw, HEADERS.sagaId)
+  return sagaId && sagaId.length <= 64 ? sagaId : undefined
 }
 
 /** The Idempotency-Key of a request (also accepted as X-Idempotency-Key). */

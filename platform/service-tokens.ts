@@ -25,8 +25,14 @@ export function loadServiceTokens(config: Pick<Config, 'SERVICE_TOKENS' | 'NODE_
   return tokens
 }
 
-/** The token a caller (default: the orchestrator) sends to participants. */
+/**
+ * The token a caller (default: the orchestrator) sends to participants. With SERVICE_TOKENS
+ * unset outside production, any caller sends the dev token (participants then see it as caller
+ * `orchestrator`: a participant calling another one, e.g. the tour catalog telling waiting
+ * customers through the notification service, keeps keys of its own making, so they never meet).
+ */
 export function serviceTokenOf(config: Pick<Config, 'SERVICE_TOKENS' | 'NODE_ENV'>, caller = 'orchestrator'): string {
+  if (!config.SERVICE_TOKENS && !isProduction(config)) return DEV_SERVICE_TOKEN
   for (const [token, name] of loadServiceTokens(config)) if (name === caller) return token
   throw new Error(`SERVICE_TOKENS has no entry for caller "${caller}"`)
 }

@@ -12,6 +12,7 @@ export const SERVICES = {
   payment: { port: 3004, portEnv: 'PAYMENT_PORT', urlEnv: 'PAYMENT_URL' },
   notification: { port: 3006, portEnv: 'NOTIFICATION_PORT', urlEnv: 'NOTIFICATION_URL' },
   loyalty: { port: 3008, portEnv: 'LOYALTY_PORT', urlEnv: 'LOYALTY_URL' },
+  analytics: { port: 3009, portEnv: 'ANALYTICS_PORT', urlEnv: 'ANALYTICS_URL' },
 } as const
 
 export type ServiceName = keyof typeof SERVICES

@@ -12,7 +12,7 @@ import { createSupervisor, portIsFree } from './lib/supervisor.ts'
 
 // `npm start`: picks Postgres and Redis (the ones the environment names, else those on this
 // machine's standard ports, else embedded ones of its own; see lib/dev-servers.ts) and says
-// which, migrates, seeds the demo data, then runs all seven services as child processes with
+// which, migrates, seeds the demo data, then runs all eight services as child processes with
 // one merged log stream (pretty on a terminal, JSON lines otherwise). Ctrl-C or SIGTERM stops
 // them all; if one of them dies, all of them stop; and none outlives this process, however it
 // ends (see lib/supervisor.ts). Embedded servers stop after the services.

@@ -720,6 +720,7 @@ function targets(): Target[] {
     { name: 'orchestrator GET /api/orchestrator/sagas/:sagaId', app: orchestrator, method: 'GET', path: '/api/orchestrator/sagas/:sagaId', role: 'support', params: { sagaId: id() } },
     { name: 'orchestrator POST /api/orchestrator/sagas/:sagaId/retry', app: orchestrator, method: 'POST', path: '/api/orchestrator/sagas/:sagaId/retry', role: 'operator', params: { sagaId: id() }, acceptsAnyBody: true },
     { name: 'orchestrator POST /api/orchestrator/sagas/:sagaId/abort', app: orchestrator, method: 'POST', path: '/api/orchestrator/sagas/:sagaId/abort', role: 'operator', params: { sagaId: id() }, acceptsAnyBody: true },
+    { name: 'orchestrator GET /api/orchestrator/analytics/tours/:tourId', app: orchestrator, method: 'GET', path: '/api/orchestrator/analytics/tours/:tourId', role: 'support', params: { tourId: id() } },
     ...['/health', '/ready', '/metrics', '/docs/json'].map((path): Target => ({ name: `orchestrator GET ${path}`, app: orchestrator, method: 'GET', path, probe: true })),
   ]
 
@@ -746,6 +747,13 @@ function targets(): Target[] {
     }),
     command('tour-catalog', '/api/reservations/:reservationId/release', { params: { reservationId: id() }, acceptsAnyBody: true }),
     read('tour-catalog', '/api/reservations/:reservationId', { params: { reservationId: id() } }),
+    command('tour-catalog', '/api/tours/:tourId/waiting-list', {
+      params: { tourId: { kind: 'uuid', value: fixture.tourId } },
+      body: { fields: { userId: req(text(1, userIdField.maxLength)), spots: req(int(1, MAX_SPOTS)) }, valid: () => ({ userId, spots: 1 }) },
+    }),
+    read('tour-catalog', '/api/tours/:tourId/waiting-list', { params: { tourId: id() } }),
+    read('analytics', '/api/analytics/tours/:tourId', { params: { tourId: id() } }),
+    read('analytics', '/api/analytics/cancellations', { query: { fields: { reason: opt(text(1, 500)) }, valid: { reason: 'x' }, strict: true } }),
 
     read('booking', '/api/bookings', { query: { fields: { userId: req(text(1, userIdField.maxLength)) }, valid: { userId }, strict: false } }),
     read('booking', '/api/bookings/:bookingId', { params: { bookingId: id() } }),
@@ -846,7 +854,7 @@ function targets(): Target[] {
     }),
   ]
 
-  const participantProbes = (['tour-catalog', 'booking', 'hotel', 'payment', 'notification', 'loyalty'] as const).flatMap((name) =>
+  const participantProbes = (['tour-catalog', 'booking', 'hotel', 'payment', 'notification', 'loyalty', 'analytics'] as const).flatMap((name) =>
     ['/health', '/ready', '/metrics'].map((path) => read(name, path, { probe: true })))
 
   return [...orchestratorTargets, ...participantTargets, ...participantProbes]
@@ -862,6 +870,7 @@ async function effects(): Promise<Record<string, number>> {
       like, `%${tag}%`, fixture.tourId, fixture.hotelId),
     tours: await count('SELECT count(*) AS n FROM tour_catalog.tours WHERE name LIKE $1', like),
     tourReservations: await count('SELECT count(*) AS n FROM tour_catalog.reservations WHERE tour_id = $1::uuid', fixture.tourId),
+    waitingList: await count('SELECT count(*) AS n FROM tour_catalog.waiting_list WHERE user_id LIKE $1 OR tour_id = $2::uuid', like, fixture.tourId),
     bookings: await count('SELECT count(*) AS n FROM booking.bookings WHERE user_id LIKE $1 OR tour_id = $2::uuid', like, fixture.tourId),
     payments: await count('SELECT count(*) AS n FROM payment.payments WHERE user_id LIKE $1 OR booking_id LIKE $1', like),
     hotels: await count('SELECT count(*) AS n FROM hotel.hotels WHERE name LIKE $1', like),

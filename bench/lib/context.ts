@@ -28,6 +28,8 @@ export interface Plan {
   memorySagas: number
   memorySampleMs: number
   instancesDurationMs: number
+  /** The bench saga emits a domain event and the workers run the outbox relay (`--no-outbox`: neither). */
+  outbox: boolean
 }
 
 export interface BenchContext {

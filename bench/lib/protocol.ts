@@ -8,6 +8,8 @@ interface DatabaseTask {
   databaseUrl: string
   /** Redis for the mirror (and status reads). Default: none. */
   redisUrl?: string
+  /** The bench saga's completion writes a domain event to the outbox, and the worker runs the relay. Default: true */
+  outbox?: boolean
 }
 
 /**

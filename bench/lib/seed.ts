@@ -106,6 +106,8 @@ export async function ensureSeeded(client: pg.Client, target: number, log: (line
  */
 export async function removeRunData(client: pg.Client): Promise<number> {
   await client.query('TRUNCATE orchestrator.saga_events')
+  // The bench saga's completions' domain events (the bench Redis is emptied at the end too).
+  await client.query('TRUNCATE orchestrator.outbox')
   const deleted = await client.query(`DELETE FROM orchestrator.sagas WHERE request_fingerprint IS DISTINCT FROM $1`, [SEED_MARK])
   if (deleted.rowCount) await client.query('VACUUM (ANALYZE) orchestrator.sagas, orchestrator.saga_events')
   return deleted.rowCount ?? 0

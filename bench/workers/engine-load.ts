@@ -7,7 +7,7 @@ import { HttpCommandClient } from '../../orchestrator/src/transport/http-command
 import { loadConfig } from '../../platform/config.ts'
 import { createLogger } from '../../platform/logger.ts'
 import { createRedis, type Redis } from '../../platform/redis.ts'
-import { benchCommands, benchSaga, STUB } from '../bench-saga.ts'
+import { benchCommands, benchSaga, benchSagaWithoutEvents, STUB } from '../bench-saga.ts'
 import { createCountingDatabase, type StatementCounts } from '../lib/counting-database.ts'
 import { runConcurrently } from '../lib/load-loop.ts'
 import type { Breakdown, LoadResult, LoadTask, MemorySample, RecoveryTask } from '../lib/protocol.ts'
@@ -30,7 +30,7 @@ const WAIT_MS = 10_000 // what POST /api/orchestrator/... waits by default (?wai
  * worker's stdout is /dev/null, so log lines cost what they cost, serialisation and write
  * included), lease renewal on.
  */
-async function openOrchestrator(task: { databaseUrl: string; redisUrl?: string; stubUrl: string; instanceId: string }) {
+async function openOrchestrator(task: { databaseUrl: string; redisUrl?: string; stubUrl: string; instanceId: string; outbox?: boolean }) {
   const counting = createCountingDatabase(task.databaseUrl)
   let redis: Redis | undefined
   if (task.redisUrl) {
@@ -51,7 +51,7 @@ async function openOrchestrator(task: { databaseUrl: string; redisUrl?: string; 
   const graph = createOrchestrator(loadConfig(), {
     db: counting.db,
     redis: redis ?? null,
-    registry: new SagaRegistry().register(benchSaga),
+    registry: new SagaRegistry().register(task.outbox === false ? benchSagaWithoutEvents : benchSaga),
     transport,
     logger: createLogger({ service: 'orchestrator', format: 'json', level: 'info' }),
     instanceId: task.instanceId,
@@ -84,6 +84,8 @@ async function openOrchestrator(task: { databaseUrl: string; redisUrl?: string; 
   })
   const { orchestrator } = graph
   orchestrator.startLeaseRenewal()
+  // As the server runs it: the relay publishes the completions' events as they commit.
+  if (task.outbox !== false) graph.events.start()
   return {
     orchestrator,
     counting,

@@ -48,7 +48,7 @@ const holdRoom = defineCommand({
   url: '/api/hotels/:hotelId/reservations',
   params: uuidParams('hotelId'),
   body: object({ roomType, userId, checkIn: isoDate, checkOut: isoDate, guests }),
-  async run({ tx, params: { hotelId }, body }) {
+  async run({ tx, params: { hotelId }, body, emit }) {
     const { roomType: type, userId: guest, checkIn, checkOut } = body
     const problem = stayProblem(checkIn, checkOut, todayUtc())
     if (problem) throw new AppError(problem.code, problem.message, { checkIn, checkOut })
@@ -78,7 +78,12 @@ const holdRoom = defineCommand({
         status: 'HELD',
       },
     })
-    return created(reservationView(reservation))
+    const view = reservationView(reservation)
+    emit('room.reserved', {
+      reservationId: view.reservationId, hotelId, roomType: type, userId: guest, checkIn, checkOut,
+      nights, guests: body.guests, amount: view.amount, currency: view.currency, status: view.status,
+    })
+    return created(view)
   },
 })
 

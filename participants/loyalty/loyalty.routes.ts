@@ -6,7 +6,7 @@ import { amount, currency, reference, userId } from '../../platform/vocabulary.t
 import { created, defineCommand, ok } from '../shared/define-command.ts'
 import { findRow, type KeyedTable, lockRow, lockRowIfExists } from '../shared/rows.ts'
 import { object } from '../shared/schema.ts'
-import { pointsFor, tierOf } from './tiers.ts'
+import { isHigherTier, pointsFor, tierOf } from './tiers.ts'
 
 // Points move exactly once per (user, reference), whatever the Idempotency-Key: the unique
 // (userId, reference, kind) row in "loyalty"."transactions" records each earn and deduction.
@@ -38,7 +38,7 @@ const earnPoints = defineCommand({
   url: '/api/loyalty/accounts/:userId/points',
   params: userParams,
   body: object({ amount, currency, reference }),
-  async run({ tx, params: { userId: user }, body }) {
+  async run({ tx, params: { userId: user }, body, emit }) {
     // The account appears with the first earn; a concurrent first earn waits here for ours.
     await tx.$executeRaw`INSERT INTO "loyalty"."accounts" (user_id) VALUES (${user}) ON CONFLICT DO NOTHING`
     const account = await lockRow(tx, accounts, user)
@@ -53,6 +53,10 @@ const earnPoints = defineCommand({
       where: { userId: user },
       data: { totalPoints: { increment: points }, lifetimePoints: { increment: points } },
     })
+    const before = tierOf(account.lifetimePoints)
+    const after = tierOf(updated.lifetimePoints)
+    emit('loyalty.points.earned', { userId: user, reference: body.reference, points, totalPoints: updated.totalPoints, lifetimePoints: updated.lifetimePoints, tier: after })
+    if (isHigherTier(after, before)) emit('loyalty.tier.upgraded', { userId: user, previousTier: before, tier: after, lifetimePoints: updated.lifetimePoints, reference: body.reference })
     return created({ ...key, pointsAdded: points, account: accountView(updated) })
   },
 })

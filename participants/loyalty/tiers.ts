@@ -22,6 +22,12 @@ export function tierOf(lifetimePoints: number): Tier {
   return tierEntry(lifetimePoints).tier
 }
 
+/** True when `tier` ranks above `than` (gold above silver). */
+export function isHigherTier(tier: Tier, than: Tier): boolean {
+  // TIERS is highest first: a smaller index is a higher tier.
+  return TIERS.findIndex((entry) => entry.tier === tier) < TIERS.findIndex((entry) => entry.tier === than)
+}
+
 /** The multiplier of the tier held (1, 1.2, 1.5 or 2). */
 export function multiplierOf(lifetimePoints: number): number {
   return tierEntry(lifetimePoints).multiplierTenths / 10

@@ -3,7 +3,7 @@ import { minorPerMajor } from '../../platform/money.ts'
 // What each notification says. Pure functions of the saga's facts: a fact that is missing
 // leaves its sentence out rather than printing "undefined".
 
-export const NOTIFICATION_TYPES = ['booking-confirmed', 'cancellation-confirmed', 'hotel-reservation-confirmed'] as const
+export const NOTIFICATION_TYPES = ['booking-confirmed', 'cancellation-confirmed', 'hotel-reservation-confirmed', 'waiting-list-spots-available'] as const
 export type NotificationType = (typeof NOTIFICATION_TYPES)[number]
 
 /** The saga's facts, e.g. bookingId, tourName, totalPrice, currency, refundAmount, checkIn. */
@@ -54,6 +54,20 @@ const TEMPLATES: Record<NotificationType, (data: NotificationData) => RenderedNo
         paid(data),
         pointsEarned(data),
         'We look forward to your stay.',
+      ),
+    }
+  },
+
+  'waiting-list-spots-available': (data) => {
+    const tourName = text(data, 'tourName')
+    const spots = number(data, 'spots')
+    const available = number(data, 'availableSpots')
+    return {
+      subject: tourName ? `Spots are free again: ${tourName}` : 'Spots are free again on a tour you wait for',
+      body: lines(
+        `Spots were freed on ${tourName ? `the tour ${tourName}` : 'a tour you are on the waiting list for'}.`,
+        spots === undefined ? undefined : `You asked for ${spots} ${spots === 1 ? 'spot' : 'spots'}${available !== undefined ? `; ${available} ${available === 1 ? 'is' : 'are'} free now` : ''}.`,
+        'Spots go to whoever books first: book soon to get yours.',
       ),
     }
   },

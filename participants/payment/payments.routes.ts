@@ -111,7 +111,7 @@ function refund(provider: PaymentProvider) {
     url: '/api/payments/:paymentId/refunds',
     params: uuidParams('paymentId'),
     body: object({ amount, reason }, { optional: ['amount', 'reason'] }),
-    async run({ tx, params: { paymentId }, body, caller, idempotencyKey }) {
+    async run({ tx, params: { paymentId }, body, caller, idempotencyKey, emit }) {
       const payment = await lockRow(tx, payments, paymentId)
       const remainingMinor = payment.amountMinor - payment.refundedMinor
       const requestedMinor = body.amount === undefined ? remainingMinor : toMinor(body.amount, payment.currency)
@@ -136,6 +136,20 @@ function refund(provider: PaymentProvider) {
       const updated = await tx.payment.update({
         where: { id: paymentId },
         data: { refundedMinor, status: refundedMinor === payment.amountMinor ? 'REFUNDED' : 'PARTIALLY_REFUNDED' },
+      })
+      // Money went back to the customer (a refund of nothing is no fact).
+      emit('refund.processed', {
+        refundId: made.id,
+        paymentId,
+        amount: toMajor(requestedMinor, payment.currency),
+        currency: payment.currency,
+        reason: made.reason,
+        paymentStatus: updated.status,
+        refundedAmount: toMajor(updated.refundedMinor, payment.currency),
+        userId: payment.userId,
+        bookingId: payment.bookingId,
+        reservationId: payment.reservationId,
+        processedAt: made.createdAt.toISOString(),
       })
       return created({ refundId: made.id, paymentId, amount: toMajor(requestedMinor, payment.currency), payment: paymentView(updated) })
     },

@@ -2,7 +2,9 @@ import helmet from '@fastify/helmet'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync, type FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
 import { type Config, loadConfig } from '../../platform/config.ts'
-import { createDatabase, type PrismaClient } from '../../platform/database.ts'
+import { createDatabase, poolOf, type PrismaClient } from '../../platform/database.ts'
+import type { EventConsumer } from '../../platform/events/event-consumer.ts'
+import { createServiceEvents, type ServiceEvents } from '../../platform/events/service-events.ts'
 import { frameworkErrors, installErrorHandling } from '../../platform/http-errors.ts'
 import { createLogger } from '../../platform/logger.ts'
 import { registerReadiness } from '../../platform/readiness.ts'
@@ -35,12 +37,22 @@ export interface ParticipantOptions {
   transactionTimeoutMs?: number
   /** See IdempotencyOptions.onCommitted. */
   onCommitted?: (request: FastifyRequest) => void | Promise<void>
+  /** Consumers of domain events this service runs (platform/events/event-consumer.ts). Default: none. */
+  consumers?: readonly EventConsumer[]
+  /** Overrides of the event settings, for tests. Default: `EVENT_CLAIM_IDLE_MS`, `EVENT_RELAY_POLL_MS`. */
+  events?: { claimIdleMs?: number; pollIntervalMs?: number }
 }
 
 declare module 'fastify' {
   interface FastifyInstance {
     db: PrismaClient
     redis: Redis | undefined
+    /** The service's domain events: its outbox schema, and the relay and consumers (started when the app is ready, stopped on close). */
+    domainEvents: ServiceEvents & { schema: string }
+  }
+  interface FastifyRequest {
+    /** A command wrote events to the outbox: the relay is nudged once the answer is out (after the commit). */
+    eventsEmitted: boolean
   }
 }
 
@@ -48,8 +60,9 @@ declare module 'fastify' {
  * Builds a participant service: logging with saga and trace ids, the contract's error shape,
  * JSON-schema validation, security headers, request metrics at `/metrics`, `/health` and
  * `/ready`, service authentication and per-caller rate limits on every other route, the
- * idempotency plugin in front of every mutating route, and the fence
- * (`POST /api/idempotency-keys/:key/fence`).
+ * idempotency plugin in front of every mutating route, the fence
+ * (`POST /api/idempotency-keys/:key/fence`), and the service's domain events: what its
+ * commands emit goes to its outbox, its relay publishes the outbox, its consumers run.
  */
 export async function buildParticipant(options: ParticipantOptions): Promise<FastifyInstance> {
   const config = options.config ?? loadConfig()
@@ -59,6 +72,8 @@ export async function buildParticipant(options: ParticipantOptions): Promise<Fas
   if (!config.SERVICE_TOKENS) logger.warn(`SERVICE_TOKENS is not set: the dev token "${DEV_SERVICE_TOKEN}" is accepted as caller orchestrator. Never run like this in production.`)
   const db = options.db ?? createDatabase({ url: config.DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE })
   const redis = options.redis === null ? undefined : options.redis ?? redisFromConfig(config, logger)
+  const pool = poolOf(db)
+  if (!pool) throw new Error('A participant needs a database client made by platform/database.ts (createDatabase or databaseOnPool)')
 
   const app: FastifyInstance = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
@@ -74,10 +89,21 @@ export async function buildParticipant(options: ParticipantOptions): Promise<Fas
   })
   app.decorate('db', db)
   app.decorate('redis', redis)
+  app.decorateRequest('eventsEmitted', false)
   installErrorHandling(app)
   installValidation(app)
 
+  let events: ServiceEvents | undefined
+  // The relay publishes from ready (listen, or a test's first inject); the consumers run once the
+  // service listens, since a consumer may call other services (an app a test only injects into
+  // is often one whose peers are not there). Close stops both before their clients are closed.
+  app.addHook('onReady', async () => events?.startRelay())
+  app.addHook('onListen', async () => events?.startConsumers())
+  app.addHook('onResponse', async (request) => {
+    if (request.eventsEmitted) events?.nudge()
+  })
   app.addHook('onClose', async () => {
+    await events?.stop()
     if (!options.db) await db.$disconnect()
     if (redis && options.redis === undefined) redis.disconnect()
   })
@@ -85,6 +111,18 @@ export async function buildParticipant(options: ParticipantOptions): Promise<Fas
   // Participants answer JSON only, so helmet's defaults (a strict CSP included) fit as they are.
   await app.register(helmet)
   await app.register(requestMetrics, { service: options.name })
+  events = createServiceEvents({
+    config,
+    schema: options.schema,
+    pool,
+    db,
+    redis,
+    logger,
+    ...options.events,
+    ...(options.consumers ? { consumers: options.consumers } : {}),
+    registry: app.metricsRegistry,
+  })
+  app.decorate('domainEvents', { ...events, schema: options.schema })
 
   registerReadiness(app, { service: options.name, db, redis })
 

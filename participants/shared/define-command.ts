@@ -1,6 +1,8 @@
 import type { FastifyBaseLogger, FastifyInstance, FastifyPluginAsync } from 'fastify'
 import type { Prisma } from '../../platform/database.ts'
-import { idempotencyKeyOf } from '../../platform/request-context.ts'
+import { type EventDraft, newDomainEvent } from '../../platform/events/domain-event.ts'
+import { insertIntoOutbox } from '../../platform/events/outbox.ts'
+import { idempotencyKeyOf, sagaIdOf } from '../../platform/request-context.ts'
 import type { Infer, ObjectSchema } from './schema.ts'
 
 /** What a command answers: its status and body, stored with its key and replayed as they are. */
@@ -25,6 +27,14 @@ export interface CommandInput<Params, Body> {
   caller: string
   idempotencyKey: string
   log: FastifyBaseLogger
+  /**
+   * States a fact the command makes true (contract: Domain events), e.g.
+   * `emit('refund.processed', { refundId, amount, … })`. Written to the service's outbox in
+   * the command's transaction once the rule returns, so a refused or failed command emits
+   * nothing, and a replay (the stored answer) emits nothing again. Correlated with the
+   * request's `x-saga-id` (else its Idempotency-Key).
+   */
+  emit(type: string, data: Record<string, unknown>, options?: { version?: number }): void
 }
 
 export interface CommandDefinition<P extends ObjectSchema | undefined, B extends ObjectSchema | undefined> {
@@ -67,15 +77,23 @@ export function defineCommand<const P extends ObjectSchema | undefined = undefin
         if (definition.body && request.body === undefined) request.body = {}
       },
     }, async (request, reply) => {
+      const drafts: EventDraft[] = []
+      // Both present: the service-auth and idempotency plugins refused the request otherwise.
+      const idempotencyKey = idempotencyKeyOf(request.raw)!
       const answer = await definition.run({
         tx: request.tx,
         params: request.params as Infer<P>,
         body: request.body as Infer<B>,
-        // Both present: the service-auth and idempotency plugins refused the request otherwise.
         caller: request.caller!,
-        idempotencyKey: idempotencyKeyOf(request.raw)!,
+        idempotencyKey,
         log: request.log,
+        emit: (type, data, options) => { drafts.push({ type, data, ...(options?.version ? { version: options.version } : {}) }) },
       })
+      if (drafts.length) {
+        const correlationId = sagaIdOf(request.raw) ?? idempotencyKey
+        await insertIntoOutbox(request.tx, app.domainEvents.schema, drafts.map((draft) => newDomainEvent(draft, correlationId)))
+        request.eventsEmitted = true
+      }
       reply.code(answer.status)
       return answer.body
     })

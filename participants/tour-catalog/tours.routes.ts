@@ -120,16 +120,18 @@ function reserveSpots(now: () => Date) {
 
 // Release a reservation: the undo of reserve, and the last step of a cancellation. Locked,
 // so the spots go back at most once whatever the key; a reservation released already is the
-// state asked for: 200 with releasedSpots 0.
+// state asked for: 200 with releasedSpots 0. Spots given back are a fact for the rest of the
+// business (the waiting list is told through it): tour.availability.restored.
 const releaseReservation = defineCommand({
   url: '/api/reservations/:reservationId/release',
   params: uuidParams('reservationId'),
-  async run({ tx, params: { reservationId } }) {
+  async run({ tx, params: { reservationId }, emit }) {
     const reservation = await lockRow(tx, reservations, reservationId)
     const releasing = reservation.status === 'RESERVED'
     if (releasing) {
       await tx.tourReservation.update({ where: { id: reservationId }, data: { status: 'RELEASED', releasedAt: new Date() } })
-      await tx.tour.update({ where: { id: reservation.tourId }, data: { availableSpots: { increment: reservation.spots } } })
+      const tour = await tx.tour.update({ where: { id: reservation.tourId }, data: { availableSpots: { increment: reservation.spots } } })
+      emit('tour.availability.restored', { tourId: tour.id, freedSpots: reservation.spots, availableSpots: tour.availableSpots, reservationId })
     }
     return ok({ reservationId, tourId: reservation.tourId, status: 'RELEASED', releasedSpots: releasing ? reservation.spots : 0 })
   },

@@ -167,6 +167,30 @@ describe('the support page at /ui', () => {
     await page.close()
   })
 
+  it('shows support staff the tour\'s analytics figures on a tour booking\'s page, within the strict CSP', async () => {
+    const tour = (await command(system.participant('tour-catalog'), 'POST', '/api/tours', {
+      name: 'Lagoon swim', date: isoDateInDays(30), capacity: 10, price: 25, currency: 'EUR', cancellationPolicy: { minDays: 3, feePercent: 0 },
+    })).json() as { tourId: string }
+    const booked = await system.orchestrator.inject({
+      method: 'POST', url: '/api/orchestrator/bookings', headers: { authorization: TOKENS.client, 'idempotency-key': randomUUID() },
+      payload: { tourId: tour.tourId, userId, numberOfSpots: 2, paymentMethod: 'pm_card_visa' },
+    })
+    expect(booked.json().status).toBe('COMPLETED')
+    const page = await signIn('dev-support')
+    const violations: string[] = []
+    page.on('console', (message) => { if (/Content Security Policy/i.test(message.text())) violations.push(message.text()) })
+    await page.goto(`${base}/ui#/sagas/${booked.json().sagaId}`)
+    await expect.poll(() => page.locator('#tour-analytics').isVisible()).toBe(true)
+    // booking.confirmed reaches analytics through the outbox and the stream: a moment later.
+    await expect.poll(async () => {
+      await page.reload()
+      return page.locator('#tour-figures').textContent()
+    }, { timeout: 20_000, interval: 500 }).toMatch(/Bookings1Cancellations0Cancellation rate0\.0 %Revenue50\.00 EURRefunded0\.00 EUR/)
+    expect(await page.locator('#tour-figures').textContent()).toContain(tour.tourId)
+    expect(violations).toEqual([])
+    await page.close()
+  })
+
   it('refuses an unknown token at sign-in', async () => {
     const page = await browser.newPage()
     await page.goto(`${base}/ui`)

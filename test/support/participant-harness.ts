@@ -12,7 +12,7 @@ export const SERVICE_AUTHORIZATION = `Bearer ${DEV_SERVICE_TOKEN}`
  * participant built with them. Tests never truncate tables: every test makes its own rows
  * with fresh ids, so files can run in parallel against the same database.
  */
-export function participantHarness() {
+export function participantHarness(options: { redisUrl?: string } = {}) {
   let db: PrismaClient | undefined
   let redis: Redis | undefined
   return {
@@ -21,7 +21,7 @@ export function participantHarness() {
       return db
     },
     get redis(): Redis {
-      redis ??= createRedis()
+      redis ??= createRedis(options.redisUrl ? { url: options.redisUrl } : {})
       return redis
     },
     async close(): Promise<void> {

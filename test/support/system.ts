@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { createLogger } from '../../platform/logger.ts'
 import type { ParticipantName } from '../../platform/services.ts'
 import { PARTICIPANT_NAMES } from '../../platform/services.ts'
+import { buildAnalytics } from '../../participants/analytics/analytics.app.ts'
 import { buildBooking } from '../../participants/booking/booking.app.ts'
 import { buildHotel } from '../../participants/hotel/hotel.app.ts'
 import { buildLoyalty } from '../../participants/loyalty/loyalty.app.ts'
@@ -22,6 +23,7 @@ const BUILDERS = {
   notification: buildNotification,
   hotel: buildHotel,
   loyalty: buildLoyalty,
+  analytics: buildAnalytics,
 } satisfies Record<ParticipantName, unknown>
 
 /**
@@ -45,6 +47,10 @@ export interface SystemOptions {
   down?: ParticipantName[]
   registry?: SagaRegistry
   orchestrator?: Partial<OrchestratorAppOptions>
+  /** Extra build options per participant (e.g. `{ analytics: { consumers: [...] } }`). */
+  participants?: Partial<Record<ParticipantName, Record<string, unknown>>>
+  /** A Redis of the test's own (an outage test's server). Default: `REDIS_URL`. */
+  redisUrl?: string
 }
 
 /**
@@ -52,18 +58,26 @@ export interface SystemOptions {
  * Postgres and Redis: six participants and the orchestrator.
  */
 export async function startSystem(options: SystemOptions = {}) {
-  const shared = participantHarness()
+  const shared = participantHarness(options.redisUrl ? { redisUrl: options.redisUrl } : {})
   const faults: (Fault & { hits: number })[] = []
   const participants = new Map<ParticipantName, FastifyInstance>()
   const baseUrls: Record<string, string> = {}
   const quiet = createLogger({ service: 'test', level: process.env.LOG_LEVEL ?? 'silent', format: 'json' })
 
-  for (const name of PARTICIPANT_NAMES) {
+  // The notification service first: the tour catalog tells waiting customers through it.
+  const order = [...PARTICIPANT_NAMES].sort((a, b) => Number(b === 'notification') - Number(a === 'notification'))
+  for (const name of order) {
     if (options.down?.includes(name)) {
       baseUrls[name] = 'http://127.0.0.1:9' // discard port: nothing listens, connections are refused
       continue
     }
-    const app: FastifyInstance = await (BUILDERS[name] as (o: object) => Promise<FastifyInstance>)({ db: shared.db, redis: shared.redis, logger: quiet.child({ service: name }) })
+    const app: FastifyInstance = await (BUILDERS[name] as (o: object) => Promise<FastifyInstance>)({
+      db: shared.db,
+      redis: shared.redis,
+      logger: quiet.child({ service: name }),
+      ...(name === 'tour-catalog' ? { notificationUrl: baseUrls.notification } : {}),
+      ...options.participants?.[name],
+    })
     app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
       const fault = faults.find((f) => f.participant === name && f.route === request.routeOptions.url &&
         (!f.method || f.method === request.method) && (f.times === undefined || f.hits < f.times))
@@ -82,6 +96,7 @@ export async function startSystem(options: SystemOptions = {}) {
     redis: shared.redis,
     logger: quiet.child({ service: 'orchestrator' }),
     transport: new HttpCommandClient({ baseUrls, token: DEV_SERVICE_TOKEN }),
+    ...(baseUrls.analytics ? { analyticsUrl: baseUrls.analytics } : {}),
     config: configWith({ RATE_LIMIT_MAX: '0', API_TOKENS: '', NODE_ENV: 'test' }),
     ...(options.registry ? { registry: options.registry } : {}),
     ...options.orchestrator,

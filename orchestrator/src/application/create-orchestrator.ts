@@ -1,16 +1,18 @@
 import type { Logger } from 'pino'
 import type { Config } from '../../../platform/config.ts'
 import { createDatabase, poolOf, type PrismaClient } from '../../../platform/database.ts'
+import { createServiceEvents, type ServiceEvents } from '../../../platform/events/service-events.ts'
 import { createLogger } from '../../../platform/logger.ts'
 import { type Redis, redisFromConfig } from '../../../platform/redis.ts'
 import { serviceTokenOf } from '../../../platform/service-tokens.ts'
-import { participantUrls } from '../../../platform/services.ts'
+import { participantUrls, serviceUrl } from '../../../platform/services.ts'
 import type { CommandTransport, EngineObserver, SagaQueries, SagaRepository } from '../engine/ports.ts'
 import type { SagaRegistry } from '../engine/saga-registry.ts'
 import { PostgresSagaStore } from '../persistence/postgres-saga-store.ts'
 import { RedisSagaMirror, RedisSagaViewCache } from '../persistence/redis-saga-mirror.ts'
 import { RedisSagaUpdates } from '../persistence/redis-saga-updates.ts'
 import { createSagaRegistry } from '../sagas/index.ts'
+import { AnalyticsClient } from '../transport/analytics-client.ts'
 import { HttpCommandClient } from '../transport/http-command-client.ts'
 import { createMetrics, metricsObserver, type Metrics } from './metrics.ts'
 import { Orchestrator } from './orchestrator.ts'
@@ -37,6 +39,10 @@ export interface OrchestratorOverrides {
   wrapStore?: (store: SagaRepository & SagaQueries) => SagaRepository & SagaQueries
   /** Extra engine hooks, called after the metrics' own. */
   observer?: EngineObserver
+  /** Base URL of the analytics service. Default: `ANALYTICS_URL` (else the local one). */
+  analyticsUrl?: string
+  /** Overrides of the outbox relay's settings, for tests. Default: `EVENT_RELAY_POLL_MS`. */
+  events?: { pollIntervalMs?: number }
 }
 
 export interface OrchestratorGraph {
@@ -45,6 +51,13 @@ export interface OrchestratorGraph {
   db: PrismaClient
   redis: Redis | undefined
   logger: Logger
+  /**
+   * The relay of orchestrator.outbox (the facts completed sagas make true) to events:domain.
+   * Not started here: the server starts it when ready (the CLI does not run one).
+   */
+  events: ServiceEvents
+  /** The analytics service's figures, for support staff. */
+  analytics: AnalyticsClient
   /** Stops the orchestrator and closes what this function opened. */
   close(): Promise<void>
 }
@@ -62,7 +75,8 @@ export function createOrchestrator(config: Config, overrides: OrchestratorOverri
   const redis = overrides.redis === null ? undefined : overrides.redis ?? redisFromConfig(config, logger)
   const registry = overrides.registry ?? createSagaRegistry(config)
   const metrics = createMetrics()
-  const postgres = new PostgresSagaStore(pool, { leaseTtlMs: overrides.leaseTtlMs ?? config.SAGA_LEASE_TTL_MS })
+  const events = createServiceEvents({ config, schema: 'orchestrator', pool, db, redis, logger, registry: metrics.registry, ...overrides.events })
+  const postgres = new PostgresSagaStore(pool, { leaseTtlMs: overrides.leaseTtlMs ?? config.SAGA_LEASE_TTL_MS, onEventsCommitted: () => events.nudge() })
   const store = overrides.wrapStore?.(postgres) ?? postgres
   const orchestrator: Orchestrator = new Orchestrator({
     store,
@@ -90,8 +104,11 @@ export function createOrchestrator(config: Config, overrides: OrchestratorOverri
     db,
     redis,
     logger,
+    events,
+    analytics: new AnalyticsClient({ baseUrl: overrides.analyticsUrl ?? serviceUrl('analytics', config), token: serviceTokenOf(config) }),
     async close() {
       await orchestrator.stop()
+      await events.stop()
       if (!overrides.db) await db.$disconnect()
       if (redis && overrides.redis === undefined) redis.disconnect()
     },

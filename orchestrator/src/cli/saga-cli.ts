@@ -10,6 +10,7 @@ import { BULK_ACTIONS, type OperatorAction, requiresReason } from '../engine/ope
 import type { RecoveryProgress } from '../engine/recover-pending-sagas.ts'
 import { isTerminal, SAGA_STATUSES, type SagaStatus } from '../engine/saga-instance.ts'
 import { addDevTokenCommand } from './dev-token.ts'
+import { addEventCommands } from './events-commands.ts'
 
 /** Exit codes: 0 everything touched is terminal; 1 something is not; 2 bad usage; 3 not found. */
 export const EXIT = { ok: 0, notTerminal: 1, usage: 2, notFound: 3 } as const
@@ -165,6 +166,7 @@ export async function runSagaCli(argv: string[], options: CliOptions = {}): Prom
   actionCommand('resume', 'Take a paused saga up again')
 
   addDevTokenCommand(program, { config, out: io.out })
+  addEventCommands(program, { config, out: io.out, err: io.err, exit: (code) => { exitCode = code } })
 
   program.command('bulk')
     .description('One action on every saga matching a filter (at most 1000)')

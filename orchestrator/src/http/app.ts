@@ -11,6 +11,7 @@ import authPlugin, { loadTokens } from './plugins/auth.plugin.ts'
 import docsPlugin from './plugins/docs.plugin.ts'
 import { createEndUserTokens, type EndUserTokenOptions } from './plugins/end-user-tokens.ts'
 import rateLimitPlugin from './plugins/rate-limit.plugin.ts'
+import analyticsRoutes from './routes/analytics.routes.ts'
 import bookingRoutes from './routes/bookings.routes.ts'
 import healthRoutes from './routes/health.routes.ts'
 import hotelReservationRoutes from './routes/hotel-reservations.routes.ts'
@@ -76,6 +77,8 @@ export async function buildOrchestratorApp(options: OrchestratorAppOptions = {})
   installErrorHandling(app)
   installValidation(app)
   app.addHook('onClose', () => graph.close())
+  // Completed sagas' facts go out while the app runs (graph.close stops the relay).
+  app.addHook('onReady', async () => graph.events.start())
 
   await app.register(helmet, { contentSecurityPolicy: { useDefaults: false, directives: CONTENT_SECURITY_POLICY } })
   await app.register(authPlugin, { tokens, endUsers })
@@ -88,6 +91,7 @@ export async function buildOrchestratorApp(options: OrchestratorAppOptions = {})
   await app.register(operatorRoutes)
   await app.register(sagaTypeRoutes)
   await app.register(liveRoutes)
+  await app.register(analyticsRoutes, { analytics: graph.analytics })
   await app.register(uiRoutes)
   return app
 }

@@ -15,6 +15,8 @@ export interface StoreOptions {
   leaseTtlMs?: number
   /** See GroupCommitOptions. Default: 2 batches in flight, 64 transitions each */
   groupCommit?: GroupCommitOptions
+  /** Called once a batch that wrote domain events to the outbox committed (nudges the relay). Default: none */
+  onEventsCommitted?: () => void
 }
 
 const SAGAS = sql.identifier('orchestrator', 'sagas')
@@ -32,10 +34,12 @@ const ACTIVE = [...ACTIVE_STATUSES]
  */
 export class PostgresSagaStore implements SagaRepository, SagaQueries {
   readonly leaseTtlMs: number
+  readonly #onEventsCommitted: (() => void) | undefined
   readonly #groupCommit: GroupCommit<{ transition: Transition; owner: LeaseOwner }, PendingRequests>
 
   constructor(private readonly pool: pg.Pool, options: StoreOptions = {}) {
     this.leaseTtlMs = options.leaseTtlMs ?? 15_000
+    this.#onEventsCommitted = options.onEventsCommitted
     this.#groupCommit = new GroupCommit((batch) => this.#writeTransitions(batch), ({ transition }) => transition.saga.id, options.groupCommit)
   }
 
@@ -165,6 +169,7 @@ export class PostgresSagaStore implements SagaRepository, SagaQueries {
       )
       SELECT id::text AS id, abort_requested, pause_request FROM updated`, 'saga-record-transitions')
     const byId = new Map(written.map((row) => [row.id, row]))
+    if (this.#onEventsCommitted && batch.some(({ transition }) => transition.events?.length && byId.has(transition.saga.id))) this.#onEventsCommitted()
     return batch.map(({ transition }) => {
       const row = byId.get(transition.saga.id)
       return row ? requestsOf(row) : new LeaseLostError(transition.saga.id)

@@ -36,18 +36,20 @@ export interface ParticipantFleet {
   unexpectedExits(): { name: ParticipantName; code: number | null; output: string }[]
 }
 
-/** Starts the six participants; `env` is added to each one's environment (e.g. its DATABASE_URL). */
+/** Starts the six participants; `env` is added to each one's environment (e.g. its DATABASE_URL or a REDIS_URL of the test's own). */
 export async function startParticipants(env: NodeJS.ProcessEnv = {}): Promise<ParticipantFleet> {
   // Picked together, so no two participants are handed the same port.
   const picked = await freePorts(PARTICIPANT_NAMES.length)
   const ports = Object.fromEntries(PARTICIPANT_NAMES.map((name, i) => [name, picked[i]!])) as Record<ParticipantName, number>
   const urls = Object.fromEntries(PARTICIPANT_NAMES.map((name) => [name, `http://127.0.0.1:${ports[name]}`])) as Record<ParticipantName, string>
+  // Each participant also knows where the others are (the tour catalog tells waiting customers through notification).
+  const peers = Object.fromEntries(PARTICIPANT_NAMES.map((name) => [SERVICES[name].urlEnv, urls[name]]))
   const services = new Map<ParticipantName, RunningService>()
   const stopped = new Set<RunningService>()
   const crashes: { name: ParticipantName; code: number | null; output: string }[] = []
   const start = async (name: ParticipantName) => {
     if (services.has(name)) return
-    const service = await spawnService(name, { LOG_LEVEL: 'warn', ...env, [SERVICES[name].portEnv]: String(ports[name]) })
+    const service = await spawnService(name, { ...peers, LOG_LEVEL: 'warn', ...env, [SERVICES[name].portEnv]: String(ports[name]) })
     void service.exited.then((code) => {
       if (!stopped.has(service)) crashes.push({ name, code, output: service.output().slice(-4_000) })
     })

@@ -147,13 +147,43 @@ async function loadPage(params, generation = state.listGeneration) {
 async function showSaga(sagaId) {
   show('saga')
   $('action-result').textContent = ''
+  $('tour-analytics').hidden = true
+  let saga
   try {
-    render(await api(`/sagas/${sagaId}`))
+    saga = await api(`/sagas/${sagaId}`)
+    render(saga)
   } catch (error) {
     $('saga-title').textContent = error.code === 'SAGA_NOT_FOUND' ? 'No such saga' : `Could not load the saga: ${error.message}`
     return
   }
   startLive(sagaId)
+  loadTourFigures(saga).catch(() => {})
+}
+
+// A tour booking's tour, as the analytics service counts it (support staff and operators).
+async function loadTourFigures(saga) {
+  const tourId = saga.input?.tourId
+  if (saga.type !== 'tour-booking' || typeof tourId !== 'string' || !['support', 'operator'].includes(state.role)) return
+  $('tour-analytics').hidden = false
+  $('tour-figures').replaceChildren()
+  $('tour-figures-note').textContent = 'Loading…'
+  let figures
+  try {
+    figures = await api(`/analytics/tours/${encodeURIComponent(tourId)}`)
+  } catch (error) {
+    $('tour-figures-note').textContent = `Figures unavailable: ${error.message}`
+    return
+  }
+  const money = (amount) => (figures.currency ? `${Number(amount).toFixed(2)} ${figures.currency}` : '–')
+  $('tour-figures').replaceChildren(
+    ...fact('Tour', figures.tourId),
+    ...fact('Bookings', String(figures.bookings)),
+    ...fact('Cancellations', String(figures.cancellations)),
+    ...fact('Cancellation rate', `${(Number(figures.cancellationRate) * 100).toFixed(1)} %`),
+    ...fact('Revenue', money(figures.revenue)),
+    ...fact('Refunded', money(figures.refunded)),
+  )
+  $('tour-figures-note').textContent = 'From the domain events (booking.confirmed, booking.canceled): a few seconds behind at most.'
 }
 
 function render(saga) {
