@@ -110,7 +110,11 @@ export class EventConsumers {
     for (const consumer of this.#options.consumers) this.#loops.push(this.#run(consumer))
   }
 
-  /** Stops reading; the batch in hand is finished (handled and acknowledged) first. */
+  /**
+   * Stops reading; the event in hand is finished (handled and acknowledged) first. The rest of
+   * a batch stays pending in the group and is reclaimed (XAUTOCLAIM) like a dead consumer's, so
+   * stopping takes one handler's time, not a batch's.
+   */
   async stop(): Promise<void> {
     this.#stopped = true
     // A blocking read ends at once: what it was about to deliver stays pending and is reclaimed.
@@ -143,7 +147,10 @@ export class EventConsumers {
           down = false
           backoffMs = 0
           for (const [, entries] of reply ?? []) {
-            for (const [id, fields] of entries) await this.#handle(consumer, id, fields, 1)
+            for (const [id, fields] of entries) {
+              if (this.#stopped) break
+              await this.#handle(consumer, id, fields, 1)
+            }
           }
         } catch (error) {
           if (this.#stopped) break
@@ -168,6 +175,7 @@ export class EventConsumers {
     for (let round = 0; round < 10 && !this.#stopped; round++) {
       const [next, entries] = await redis.xautoclaim(DOMAIN_EVENTS_STREAM, consumer.name, consumerId, claimIdleMs, cursor, 'COUNT', batchSize) as [string, ([string, string[]] | null)[]]
       for (const entry of entries) {
+        if (this.#stopped) return
         if (!entry) continue
         const [id, fields] = entry
         const deliveries = await deliveriesOf(redis, consumer.name, id)

@@ -33,6 +33,12 @@ afterAll(async () => {
   await db.$disconnect()
 })
 
+function deferred() {
+  let resolve!: () => void
+  const promise = new Promise<void>((r) => { resolve = r })
+  return { promise, resolve }
+}
+
 const type = () => `test.${randomUUID().slice(0, 8)}`
 const event = (eventType: string, data: Record<string, unknown> = {}) => newDomainEvent({ type: eventType, data }, `corr-${randomUUID().slice(0, 8)}`)
 
@@ -183,6 +189,39 @@ describe('the consumer kit', () => {
           `SELECT event_type, correlation_id FROM "${scratch.schema}"."outbox" WHERE event_type = 'test.derived' AND data->>'from' = $1`, fact.eventId)
         return rows
       }, { timeout: 5_000, interval: 50 }).toEqual([{ event_type: 'test.derived', correlation_id: fact.correlationId }])
+    } finally {
+      await consumers.stop()
+    }
+  })
+
+  it('stops after the event in hand and leaves the rest of its batch to the group, which hands each over once', async () => {
+    const kind = type()
+    const facts = Array.from({ length: 10 }, (_, n) => event(kind, { n }))
+    const name = `test.stop-${randomUUID().slice(0, 8)}`
+    await redis.xgroup('CREATE', DOMAIN_EVENTS_STREAM, name, '$', 'MKSTREAM')
+    for (const fact of facts) await redis.xadd(DOMAIN_EVENTS_STREAM, '*', 'event', JSON.stringify(fact))
+    const first = deferred()
+    const release = deferred()
+    const seen: string[] = []
+    const stopping = consumerOf(name, [kind], async (e) => {
+      seen.push(e.eventId)
+      first.resolve()
+      await release.promise
+    }, { batchSize: 16 })
+    stopping.start()
+    await first.promise
+    // Asked to stop while the first of the ten is being handled.
+    const stopped = stopping.stop()
+    release.resolve()
+    await stopped
+    expect(seen).toEqual([facts[0]!.eventId])
+
+    const after: string[] = []
+    const consumers = consumerOf(name, [kind], async (e) => { after.push(e.eventId) })
+    consumers.start()
+    try {
+      await expect.poll(() => after.length, { timeout: 20_000, interval: 50 }).toBe(9)
+      expect(new Set([...seen, ...after])).toEqual(new Set(facts.map((f) => f.eventId)))
     } finally {
       await consumers.stop()
     }
