@@ -178,6 +178,7 @@ async function main(): Promise<void> {
       log('2. the product: tour booking saga')
       const { latencies, ...product } = await runProductSection(context)
       report.product = product
+      targets.push(...product.targets)
       await writeFile(path.join(resultsDir, 'product-latency.svg'), latencyChart('Tour booking saga through POST /api/orchestrator/bookings', Object.entries(latencies).map(([label, values]) => ({ label, latenciesMs: values }))))
       charts.push('product-latency.svg')
       ;(report.product as Record<string, unknown>).cdf = Object.fromEntries(Object.entries(latencies).map(([k, v]) => [k, cdfPoints(v, 100)]))

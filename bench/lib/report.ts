@@ -131,7 +131,9 @@ function profileMarkdown(profile: ProfileSummary & { reason: string }): string {
   return [
     `### ${profile.file} — ${profile.reason}`,
     '',
-    `${f(profile.totalMs / 1000)} s of samples (the worker's whole life: start-up, i.e. \`node:internal/modules\` and tsx, and warm-up included). ` +
+    (profile.windowMs !== undefined
+      ? `${f(profile.totalMs / 1000)} s of samples taken while the load ran (${f(profile.windowMs / 1000)} s of wall time${profile.file.includes(',') ? ' in each process' : ''}; start-up and warm-up left out). `
+      : `${f(profile.totalMs / 1000)} s of samples (the worker's whole life: start-up, i.e. \`node:internal/modules\` and tsx, and warm-up included). `) +
       'CPU by component — self time charged to the nearest package or project file up the stack, so a socket write counts for whoever wrote:',
     '',
     table(['component', 'ms', '%'], profile.byComponent.map((a) => [a.component, f(a.selfMs), f(a.percent, 1)])),
@@ -200,6 +202,13 @@ export function renderMarkdown(report: Report): string {
     out.push('By round (raw and engine alternate; sagas/s, p50, machine busy): ' + e.scenarios.map((s) =>
       `${s.name}: ${s.rounds.map((r) => `${f(r.sagasPerSecond)}/s ${f(r.p50)} ms ${f(r.busyPercent)}%`).join(' · ')}`).join('; ') + '.')
     out.push('')
+    if (e.withoutOutbox) {
+      const w = e.withoutOutbox
+      out.push(`**What the outbox costs**: the same rounds also ran ${w.name} (the bench saga without its completion event, the worker without the outbox relay): ` +
+        `${f(w.sagasPerSecond)} sagas/s, p50 ${f(w.latencyMs.p50)} ms, ${f(w.perSaga.sqlStatements)} statements and ${f(w.perSaga.writeTransactions)} xids per saga, CPU ${f(w.cpuMsPerSaga.caller)} ms orchestrator + ${f(w.cpuMsPerSaga.postgresBench)} ms Postgres ` +
+        `(by round: ${w.rounds.map((r) => `${f(r.sagasPerSecond)}/s`).join(' · ')}).`)
+      out.push('')
+    }
     out.push('SQL statements per saga by kind (counted on the pg pool under the orchestrator\'s Prisma client, every statement on the wire): ' +
       e.scenarios.filter((s) => s.kind === 'engine').map((s) => `${s.name}: ${Object.entries(s.perSaga.sqlStatementsByKind).map(([k, v]) => `${k} ${f(v)}`).join(', ')}`).join('; ') + '.')
     out.push('')
@@ -236,7 +245,10 @@ export function renderMarkdown(report: Report): string {
     out.push(table(['mean ms per step attempt', ...steps], p.scenarios.map((s) => [s.name, ...steps.map((step) => f(s.stepMs[step]))])))
     out.push('')
     const procs = [...new Set(p.scenarios.flatMap((s) => Object.keys(s.cpuMsPerSaga)))]
-    out.push(table(['CPU ms per saga', ...procs], p.scenarios.map((s) => [s.name, ...procs.map((name) => f(s.cpuMsPerSaga[name]))])))
+    out.push(table(['CPU ms per saga', ...procs, 'system (all but the load generator)', 'commands per saga', 'participant CPU ms per command'],
+      p.scenarios.map((s) => [s.name, ...procs.map((name) => f(s.cpuMsPerSaga[name])), f(s.systemCpuMsPerSaga), f(s.commandsPerSaga), f(s.participantCpuMsPerCommand)])))
+    out.push('')
+    out.push('A participant\'s CPU per command is everything its process did while the sagas ran (the commands, its outbox relay, its event consumers: analytics and the waiting list) over the commands the orchestrator sent it.')
     out.push('')
     if (report.charts.includes('product-latency.svg')) out.push('![booking saga latency distributions](product-latency.svg)', '')
   }

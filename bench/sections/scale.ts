@@ -6,7 +6,7 @@ import { type LatencySummary, round, slope, summarize } from '../lib/stats.ts'
 import type { Target } from './engine.ts'
 
 const SEARCH_TARGET_MS = 10
-const RECOVERY_TARGET_S = 60
+const RECOVERY_TARGET_S = 15
 const RECOVERY_TARGET_SAGAS = 10_000
 
 export interface SeedInfo {

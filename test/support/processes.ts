@@ -17,6 +17,11 @@ const TSX_CLI = path.join(ROOT, 'node_modules/tsx/dist/cli.mjs')
 export interface SpawnOptions {
   /** Longest wait for `GET /health` to answer 200. Default: 20000 ms. */
   readyTimeoutMs?: number
+  /**
+   * Flags for the service's node process (e.g. `--cpu-prof`, which NODE_OPTIONS refuses). With
+   * them the service runs in one process (`node <flags> --import tsx <entry>`), not under tsx's CLI.
+   */
+  nodeFlags?: string[]
 }
 
 export interface RunningService {
@@ -58,7 +63,8 @@ export async function spawnService(name: ServiceName, env: NodeJS.ProcessEnv = {
   const childEnv: NodeJS.ProcessEnv = { ...process.env, HOST: '127.0.0.1', LOG_FORMAT: 'json', LOG_LEVEL: 'info', ...env, [portEnv]: String(port) }
   // Under vitest the logger would be silent; a real process should log like one.
   delete childEnv.VITEST
-  const child = spawn(process.execPath, [TSX_CLI, serviceEntry(name)], {
+  const args = options.nodeFlags ? [...options.nodeFlags, '--import', 'tsx', serviceEntry(name)] : [TSX_CLI, serviceEntry(name)]
+  const child = spawn(process.execPath, args, {
     cwd: ROOT,
     // A test process killed with SIGKILL runs no 'exit' hook: the service then stops by itself.
     env: withExitWithParent(childEnv),
