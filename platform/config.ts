@@ -129,7 +129,7 @@ export const SETTINGS = {
   EVENT_MAX_DELIVERIES: int({ min: 1, default: 5, doc: 'deliveries of a domain event before it moves to `events:dead`', usedBy: 'event consumers' }),
   EVENT_CLAIM_IDLE_MS: int({ min: 50, default: 10_000, doc: 'a domain event unacknowledged this long is delivered again: taken over from a dead consumer, or retried after its handler failed', usedBy: 'event consumers' }),
   EVENT_RELAY_POLL_MS: int({ min: 10, default: 1_000, doc: 'how often a service reads its outbox without being nudged by a commit (events of another process, a missed nudge)', usedBy: 'all' }),
-  EVENT_RELAY_FAULT: oneOf(['exit-after-publish'] as const, { default: undefined, defaultDoc: 'unset', doc: 'fault injection for tests: die after publishing outbox events to Redis, before marking them published', usedBy: 'all' }),
+  EVENT_RELAY_FAULT: oneOf(['exit-after-publish'] as const, { default: undefined, defaultDoc: 'unset', doc: 'fault injection for tests: die after publishing outbox events to Redis, before deleting them from the outbox', usedBy: 'all' }),
   LOG_LEVEL: oneOf(LOG_LEVELS, { default: undefined, defaultDoc: '`info` (the saga CLI: `warn`)', doc: 'log level', usedBy: 'all' }),
   LOG_FORMAT: oneOf(['json', 'pretty'] as const, { default: undefined, defaultDoc: 'pretty on a terminal, JSON otherwise', doc: 'log format', usedBy: 'all' }),
   PARTICIPANT_FAULT: oneOf(['exit-after-commit'] as const, { default: undefined, defaultDoc: 'unset', doc: 'fault injection for tests: die after a command commits, before answering', usedBy: 'participants' }),

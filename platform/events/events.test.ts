@@ -73,8 +73,9 @@ describe('the outbox relay', () => {
     expect(await relay.drain()).toBe(0)
     const seen = await published(redis, [...committed, rolledBack].map((e) => e.eventId))
     expect(seen).toEqual(committed)
-    const [row] = await db.$queryRawUnsafe<{ waiting: number }[]>(`SELECT count(*)::int AS waiting FROM "${scratch.schema}"."outbox" WHERE published_at IS NULL`)
-    expect(row!.waiting).toBe(0)
+    // What went out left the outbox: it holds only what is still to be published.
+    const [row] = await db.$queryRawUnsafe<{ n: number }[]>(`SELECT count(*)::int AS n FROM "${scratch.schema}"."outbox"`)
+    expect(row!.n).toBe(0)
   })
 
   it('is nudged right after a commit rather than at its next poll', async () => {
@@ -118,7 +119,7 @@ describe('the outbox relay', () => {
       for (const fact of facts) await db.$transaction(async (tx) => insertIntoOutbox(tx, scratch.schema, [fact]))
       relay.nudge()
       await new Promise((resolve) => setTimeout(resolve, 1_000))
-      const [waiting] = await db.$queryRawUnsafe<{ n: number }[]>(`SELECT count(*)::int AS n FROM "${scratch.schema}"."outbox" WHERE published_at IS NULL`)
+      const [waiting] = await db.$queryRawUnsafe<{ n: number }[]>(`SELECT count(*)::int AS n FROM "${scratch.schema}"."outbox"`)
       expect(waiting!.n).toBe(5)
 
       await server.start()

@@ -30,7 +30,7 @@ export interface OutboxRelayOptions {
    * events go out in one transaction rather than one each. Default: 5 ms
    */
   coalesceMs?: number
-  /** Fault injection for tests (`EVENT_RELAY_FAULT`): die after XADD, before the rows are marked published. */
+  /** Fault injection for tests (`EVENT_RELAY_FAULT`): die after XADD, before the rows are deleted. */
   fault?: 'exit-after-publish'
 }
 
@@ -38,11 +38,12 @@ export interface OutboxRelayOptions {
  * Publishes one schema's outbox to the Redis stream `events:domain`, in id order, at least once.
  *
  * One pass is one transaction: a transaction-scoped advisory lock (one publisher per schema at
- * a time, whichever process it runs in), the oldest unpublished rows, XADD of each (one round
- * trip), the rows marked published, commit. A crash or a Redis error between XADD and commit
- * rolls the marks back, so those events are published again by the next pass: consumers
- * dedupe by eventId. Rows of a transaction that commits after a later id was published are
- * still found (the pass reads every unpublished row, not "after the last id"), so nothing is
+ * a time, whichever process it runs in), the oldest rows (every row is unpublished: a
+ * published one is deleted), XADD of each (one round trip), the rows deleted, commit. A crash
+ * or a Redis error between XADD and commit rolls the delete back, so those events are
+ * published again by the next pass: consumers dedupe by eventId. Rows of a transaction that
+ * commits after a later id was published are still found (the pass reads every row left, not
+ * "after the last id"), so nothing is
  * skipped; the order per saga holds because a saga's facts are committed one after another.
  *
  * Woken by `nudge()` right after a commit that wrote events, and every `pollIntervalMs`
@@ -145,7 +146,12 @@ export class OutboxRelay {
     })
   }
 
-  /** One transaction: lock, read, XADD, mark, commit. The number published, or 'busy'. */
+  /**
+   * One transaction: lock, read, XADD, delete, commit. The number published, or 'busy'. A row
+   * leaves the outbox in the transaction that published it, so the outbox holds only what is
+   * still to go out and never grows with the history (the stream is the history); a crash
+   * after the XADD rolls the delete back, and the rows go out again (at least once).
+   */
   async #publishBatch(): Promise<number | 'busy'> {
     const client = await this.#options.pool.connect()
     try {
@@ -157,7 +163,7 @@ export class OutboxRelay {
       }
       const { rows } = await client.query<OutboxRow>(sql`
         SELECT o.id::text AS id, o.event_id, o.event_type, o.event_version, o.correlation_id, o.data, o.occurred_at
-          FROM ${this.#table} o WHERE o.published_at IS NULL
+          FROM ${this.#table} o
          -- o.id, the bigint: a bare "id" would name the text column above (and put 10 before 9).
          ORDER BY o.id LIMIT ${this.#options.batchSize}`.named(`outbox-relay-read-${this.#options.schema}`))
       if (rows.length) {
@@ -167,7 +173,7 @@ export class OutboxRelay {
         const failed = replies?.find(([error]) => error)
         if (!replies || failed) throw failed?.[0] ?? new Error('XADD was not executed')
         if (this.#options.fault === 'exit-after-publish') process.exit(75)
-        await client.query(sql`UPDATE ${this.#table} SET published_at = now() WHERE id = ANY(${rows.map((row) => row.id)}::bigint[])`.query())
+        await client.query(sql`DELETE FROM ${this.#table} WHERE id = ANY(${rows.map((row) => row.id)}::bigint[])`.query())
       }
       await client.query('COMMIT')
       this.#published?.inc(rows.length)
@@ -215,7 +221,7 @@ export function registerOutboxMetrics(registry: Registry, pool: pg.Pool, schema:
   const read = () => {
     reading ??= pool.query<{ count: number; lag: number }>(sql`
       SELECT count(*)::int AS count, COALESCE(EXTRACT(EPOCH FROM now() - min(occurred_at)), 0)::float8 AS lag
-        FROM ${table} WHERE published_at IS NULL`.query())
+        FROM ${table}`.query())
       .then((result) => result.rows[0], () => undefined)
       .finally(() => setTimeout(() => { reading = undefined }, 0))
     return reading

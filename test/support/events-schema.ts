@@ -12,8 +12,7 @@ export async function createEventsSchema(db: PrismaClient): Promise<{ schema: st
   await db.$executeRawUnsafe(`CREATE SCHEMA "${schema}"`)
   await db.$executeRawUnsafe(`CREATE TABLE "${schema}"."outbox" (
     id bigserial PRIMARY KEY, event_id uuid NOT NULL UNIQUE, event_type text NOT NULL, event_version int NOT NULL,
-    correlation_id text NOT NULL, data jsonb NOT NULL, occurred_at timestamptz(3) NOT NULL, published_at timestamptz(3))`)
-  await db.$executeRawUnsafe(`CREATE INDEX ON "${schema}"."outbox" (published_at, id)`)
+    correlation_id text NOT NULL, data jsonb NOT NULL, occurred_at timestamptz(3) NOT NULL)`)
   await db.$executeRawUnsafe(`CREATE TABLE "${schema}"."processed_events" (
     consumer text NOT NULL, event_id uuid NOT NULL, processed_at timestamptz(3) NOT NULL DEFAULT now(), PRIMARY KEY (consumer, event_id))`)
   return { schema, drop: async () => { await db.$executeRawUnsafe(`DROP SCHEMA "${schema}" CASCADE`) } }

@@ -20,10 +20,10 @@ describe('the Postgres store\'s outbox', () => {
     const events = [event('booking.confirmed'), event('booking.noted')]
     // A refused write (stale version) leaves no event behind.
     await expect(store.recordTransition({ saga: done, event: { type: 'STEP_SUCCEEDED', step: 0, phase: 'forward', attempts: 1, startedAt: new Date() }, expectedVersion: 7, events }, owner)).rejects.toThrow()
-    const rows = () => harness.db.$queryRawUnsafe<{ event_id: string; event_type: string; correlation_id: string; data: unknown; published_at: Date | null }[]>(
-      'SELECT event_id::text, event_type, correlation_id, data, published_at FROM orchestrator.outbox WHERE correlation_id = $1 ORDER BY id', saga.id)
+    const rows = () => harness.db.$queryRawUnsafe<{ event_id: string; event_type: string; correlation_id: string; data: unknown }[]>(
+      'SELECT event_id::text, event_type, correlation_id, data FROM orchestrator.outbox WHERE correlation_id = $1 ORDER BY id', saga.id)
     expect(await rows()).toEqual([])
     await store.recordTransition({ saga: done, event: { type: 'STEP_SUCCEEDED', step: 0, phase: 'forward', attempts: 1, startedAt: new Date() }, expectedVersion: 0, events }, owner)
-    expect(await rows()).toEqual(events.map((e) => ({ event_id: e.eventId, event_type: e.eventType, correlation_id: saga.id, data: e.data, published_at: null })))
+    expect(await rows()).toEqual(events.map((e) => ({ event_id: e.eventId, event_type: e.eventType, correlation_id: saga.id, data: e.data })))
   })
 })
