@@ -1,8 +1,7 @@
-import type { Config } from './config.ts'
-
 /**
  * The processes of the system, their default ports and the environment variables that
- * configure them. The single source for ports and URLs (contract: "Processes, ports").
+ * configure them. The single source for ports and URLs (contract: "Processes, ports"); the
+ * addresses they give under a configuration are in service-addresses.ts.
  */
 export const SERVICES = {
   orchestrator: { port: 3007, portEnv: 'ORCHESTRATOR_PORT', urlEnv: 'ORCHESTRATOR_URL' },
@@ -22,25 +21,4 @@ export const PARTICIPANT_NAMES = SERVICE_NAMES.filter((name): name is Participan
 
 export function isServiceName(name: string): name is ServiceName {
   return Object.hasOwn(SERVICES, name)
-}
-
-/** Port of a service: `<NAME>_PORT`, else its default. */
-export function servicePort(name: ServiceName, config: Config): number {
-  return config[SERVICES[name].portEnv]
-}
-
-/** Where this machine reaches a service started here: loopback when it binds every interface. */
-export function localServiceUrl(name: ServiceName, config: Config): string {
-  const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST
-  return `http://${host.includes(':') ? `[${host}]` : host}:${servicePort(name, config)}`
-}
-
-/** Base URL the orchestrator uses for a service: `<NAME>_URL`, else the local address. */
-export function serviceUrl(name: ServiceName, config: Config): string {
-  return config[SERVICES[name].urlEnv] ?? localServiceUrl(name, config)
-}
-
-/** Base URLs of every participant, by name. */
-export function participantUrls(config: Config): Record<ParticipantName, string> {
-  return Object.fromEntries(PARTICIPANT_NAMES.map((name) => [name, serviceUrl(name, config)])) as Record<ParticipantName, string>
 }

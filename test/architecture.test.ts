@@ -9,7 +9,8 @@ import { describe, expect, it } from 'vitest'
 //   orchestrator: what both use lives in platform/;
 // - platform/ imports neither of them;
 // - the orchestrator's HTTP routes and CLI reach the store only through the application layer;
-// - only platform/config.ts reads the process environment.
+// - only platform/config.ts reads the process environment;
+// - no files import each other in a loop (type imports count: a loop of types is a knot too).
 
 const ROOT = path.resolve(import.meta.dirname, '..')
 
@@ -72,9 +73,67 @@ describe('architecture', () => {
     expect(readers).toEqual([])
   })
 
+  it('has no import loops between files', () => {
+    const files = ['orchestrator', 'participants', 'platform', 'scripts', 'bench'].flatMap(sourceFiles)
+    const known = new Set(files)
+    const edges = new Map(files.map((file) => [file, importsOf(file).filter((target) => known.has(target))]))
+    expect(loopsIn(edges)).toEqual([])
+    // The search finds a loop when there is one.
+    expect(loopsIn(new Map([['a', ['b']], ['b', ['c']], ['c', ['a']], ['d', ['a']]]))).toEqual(['a → b → c → a'])
+  })
+
   it('would see a violation: the rules read real imports', () => {
     // A self-check, so the rules above cannot pass by reading nothing.
     expect(importsOf('orchestrator/src/application/orchestrator.ts')).toContain('orchestrator/src/engine/saga-runner.ts')
     expect(packagesOf('orchestrator/src/http/app.ts')).toContain('fastify')
   })
 })
+
+/** One loop per strongly connected group of files (Tarjan), written from its first file round. */
+function loopsIn(edges: Map<string, string[]>): string[] {
+  const index = new Map<string, number>()
+  const low = new Map<string, number>()
+  const stack: string[] = []
+  const onStack = new Set<string>()
+  const loops: string[] = []
+  const visit = (file: string) => {
+    index.set(file, index.size)
+    low.set(file, index.get(file)!)
+    stack.push(file)
+    onStack.add(file)
+    for (const next of edges.get(file) ?? []) {
+      if (!index.has(next)) {
+        visit(next)
+        low.set(file, Math.min(low.get(file)!, low.get(next)!))
+      } else if (onStack.has(next)) low.set(file, Math.min(low.get(file)!, index.get(next)!))
+    }
+    if (low.get(file) !== index.get(file)) return
+    const group: string[] = []
+    for (let member = stack.pop()!; ; member = stack.pop()!) {
+      onStack.delete(member)
+      group.push(member)
+      if (member === file) break
+    }
+    const self = (edges.get(file) ?? []).includes(file)
+    if (group.length > 1 || self) loops.push(describeLoop(group, edges))
+  }
+  for (const file of [...edges.keys()].sort()) if (!index.has(file)) visit(file)
+  return loops
+}
+
+/** A path round one loop of the group, from its first file by name, e.g. `a → b → a`. */
+function describeLoop(group: string[], edges: Map<string, string[]>): string {
+  const members = new Set(group)
+  const start = [...group].sort()[0]!
+  const path = [start]
+  const seen = new Set([start])
+  for (let at = start; ;) {
+    const next = (edges.get(at) ?? []).filter((target) => members.has(target)).sort()
+    const back = next.find((target) => target === start)
+    if (back || !next.length) return [...path, start].join(' → ')
+    at = next.find((target) => !seen.has(target)) ?? next[0]!
+    if (seen.has(at)) return [...path, at].join(' → ')
+    seen.add(at)
+    path.push(at)
+  }
+}

@@ -131,3 +131,18 @@ export type FromWorker =
   | { type: 'progress'; completed: number }
   | { type: 'done'; result: WorkerResult }
   | { type: 'error'; message: string }
+
+/**
+ * One way of running the bench saga, as the load loop sees it: the engine, the raw floor, or a
+ * peer (bench/peers/). Counters start from zero at `startMeasuring`.
+ */
+export interface SagaDriver {
+  /** Runs saga number `n` to its end; throws unless it completed. */
+  runOne(n: number): Promise<void>
+  startMeasuring?(): void
+  /** SQL statements sent since `startMeasuring` (drivers that count them). */
+  statements?(): StatementCounts
+  /** Where the engine's time went since `startMeasuring` (engine only). */
+  breakdown?(): Omit<Breakdown, 'sagas'>
+  close(): Promise<void>
+}

@@ -1,5 +1,6 @@
 import type { PeerName } from '../peers/setup.ts'
-import type { EngineSection, ScenarioResult, Target } from '../sections/engine.ts'
+import type { EngineSection } from '../sections/engine.ts'
+import type { ScenarioResult, Target } from './results.ts'
 import { isMeasured, type PeerReport } from '../sections/peers.ts'
 import type { ProductSection } from '../sections/product.ts'
 import type { ScaleSection } from '../sections/scale.ts'

@@ -4,8 +4,7 @@ import type { RetryPolicy } from '../../orchestrator/src/engine/retry-policy.ts'
 import { HttpCommandClient } from '../../orchestrator/src/transport/http-command-client.ts'
 import { benchSaga, type BenchSagaInput, STUB } from '../bench-saga.ts'
 import { countEveryStatement } from '../lib/counting-database.ts'
-import type { LoadTask } from '../lib/protocol.ts'
-import type { SagaDriver } from '../workers/engine-load.ts'
+import type { LoadTask, SagaDriver } from '../lib/protocol.ts'
 import { runBenchSagaSteps, StepFailure } from './saga-steps.ts'
 
 // DBOS Transact as a peer, in the measuring worker as a DBOS application runs it: one process,

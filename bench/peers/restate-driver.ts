@@ -6,8 +6,7 @@ import type { RetryPolicy } from '../../orchestrator/src/engine/retry-policy.ts'
 import { HttpCommandClient } from '../../orchestrator/src/transport/http-command-client.ts'
 import { type BenchSagaInput, STUB } from '../bench-saga.ts'
 import { closeAgent, requestJson } from '../lib/http-json.ts'
-import type { LoadTask } from '../lib/protocol.ts'
-import type { SagaDriver } from '../workers/engine-load.ts'
+import type { LoadTask, SagaDriver } from '../lib/protocol.ts'
 import { runBenchSagaSteps, StepFailure } from './saga-steps.ts'
 
 // Restate as a peer: the saga is a Restate service whose handler runs the four commands as

@@ -1,6 +1,6 @@
 import type { Peers, PeerName } from '../peers/setup.ts'
 import { round } from '../lib/stats.ts'
-import type { ScenarioResult, Target } from './engine.ts'
+import type { ScenarioResult, Target } from '../lib/results.ts'
 
 // The peers beside the engine (--peers): the issue's goals as targets, and the summary that
 // report.json carries under `peers` (peers.dbos.sagasPerSecC20, peers.dbos.p50MsC1, …).

@@ -10,7 +10,7 @@ import { pgDelta, pgSnapshot } from '../lib/postgres-counters.ts'
 import { cpuMsOfTree, machineCpuMs } from '../lib/proc.ts'
 import { type LoadOutcome, round, summarize } from '../lib/stats.ts'
 import { keepMainThreadProfile, profileClockUs, type ProfileWindow, summarizeProfile } from '../lib/cpu-profile.ts'
-import type { Target } from './engine.ts'
+import type { Target } from '../lib/results.ts'
 
 const CLIENT_TOKEN = 'bench-client-token'
 const SUPPORT_TOKEN = 'bench-support-token'

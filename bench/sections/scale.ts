@@ -3,7 +3,7 @@ import { type BenchContext, type MachineLoad, measure, profile } from '../lib/co
 import type { LoadResult, LoadTask, MemorySample, RecoveryTask, SearchResult, SearchTask } from '../lib/protocol.ts'
 import { countSeeded, ensureSeeded, insertOrphans } from '../lib/seed.ts'
 import { type LatencySummary, round, slope, summarize } from '../lib/stats.ts'
-import type { Target } from './engine.ts'
+import type { Target } from '../lib/results.ts'
 
 const SEARCH_TARGET_MS = 10
 const RECOVERY_TARGET_S = 15

@@ -8,9 +8,9 @@ import { loadConfig } from '../../platform/config.ts'
 import { createLogger } from '../../platform/logger.ts'
 import { createRedis, type Redis } from '../../platform/redis.ts'
 import { benchCommands, benchSaga, benchSagaWithoutEvents, STUB } from '../bench-saga.ts'
-import { createCountingDatabase, type StatementCounts } from '../lib/counting-database.ts'
+import { createCountingDatabase } from '../lib/counting-database.ts'
 import { runConcurrently } from '../lib/load-loop.ts'
-import type { Breakdown, LoadResult, LoadTask, MemorySample, RecoveryTask } from '../lib/protocol.ts'
+import type { Breakdown, LoadResult, LoadTask, MemorySample, RecoveryTask, SagaDriver } from '../lib/protocol.ts'
 
 /** Called between warm-up and measurement: resolves when the coordinator says go. */
 export type Gate = () => Promise<void>
@@ -120,21 +120,6 @@ class Samples {
   toArray(): number[] {
     return Array.from(this.#data.subarray(0, this.length))
   }
-}
-
-/**
- * One way of running the bench saga, as the load loop sees it: the engine, the raw floor, or a
- * peer (bench/peers/). Counters start from zero at `startMeasuring`.
- */
-export interface SagaDriver {
-  /** Runs saga number `n` to its end; throws unless it completed. */
-  runOne(n: number): Promise<void>
-  startMeasuring?(): void
-  /** SQL statements sent since `startMeasuring` (drivers that count them). */
-  statements?(): StatementCounts
-  /** Where the engine's time went since `startMeasuring` (engine only). */
-  breakdown?(): Omit<Breakdown, 'sagas'>
-  close(): Promise<void>
 }
 
 /** Orchestrator.start + waitForOutcome. */

@@ -1,7 +1,8 @@
 import closeWithGrace from 'close-with-grace'
 import type { FastifyInstance } from 'fastify'
 import type { Config } from '../../platform/config.ts'
-import { servicePort, type ParticipantName } from '../../platform/services.ts'
+import { servicePort } from '../../platform/service-addresses.ts'
+import type { ParticipantName } from '../../platform/services.ts'
 
 /**
  * Boots a built participant: listens on its port and closes cleanly on SIGINT/SIGTERM.

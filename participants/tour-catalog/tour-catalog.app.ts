@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { loadConfig } from '../../platform/config.ts'
 import { serviceTokenOf } from '../../platform/service-tokens.ts'
-import { serviceUrl } from '../../platform/services.ts'
+import { serviceUrl } from '../../platform/service-addresses.ts'
 import { buildParticipant, type ParticipantOptions } from '../shared/build-participant.ts'
 import { tourRoutes, type TourRoutesOptions } from './tours.routes.ts'
 import { waitingListNotifier, waitingListRoutes } from './waiting-list.ts'

@@ -1,10 +1,10 @@
 import { expect } from 'vitest'
 import { classifyFence, classifyReply } from '../../orchestrator/src/engine/classify.ts'
-import { afterAttempt, applyEvent, nextAction, type SagaEvent } from '../../orchestrator/src/engine/decide.ts'
+import { afterAttempt, applyEvent, nextAction } from '../../orchestrator/src/engine/decide.ts'
 import { decideOperatorAction, type OperatorAction } from '../../orchestrator/src/engine/operator-actions.ts'
 import type { Command, SagaDefinition } from '../../orchestrator/src/engine/saga-definition.ts'
 import { domainEventsOf } from '../../orchestrator/src/engine/saga-runner.ts'
-import type { SagaInstance, SagaStatus } from '../../orchestrator/src/engine/saga-instance.ts'
+import type { SagaEvent, SagaInstance, SagaStatus } from '../../orchestrator/src/engine/saga-instance.ts'
 
 /**
  * A saga's decisions as a script, with no database, no HTTP and no runner: given the saga →

@@ -5,7 +5,7 @@ import { createServiceEvents, type ServiceEvents } from '../../../platform/event
 import { createLogger } from '../../../platform/logger.ts'
 import { type Redis, redisFromConfig } from '../../../platform/redis.ts'
 import { serviceTokenOf } from '../../../platform/service-tokens.ts'
-import { participantUrls, serviceUrl } from '../../../platform/services.ts'
+import { participantUrls, serviceUrl } from '../../../platform/service-addresses.ts'
 import type { CommandTransport, EngineObserver, SagaQueries, SagaRepository } from '../engine/ports.ts'
 import type { SagaRegistry } from '../engine/saga-registry.ts'
 import { PostgresSagaStore } from '../persistence/postgres-saga-store.ts'

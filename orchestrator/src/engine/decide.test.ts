@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest'
-import { afterAttempt, applyEvent, commandKey, findRecord, nextAction, previousToUndo, type SagaEvent, shouldYield } from './decide.ts'
+import { afterAttempt, applyEvent, commandKey, findRecord, nextAction, previousToUndo, shouldYield } from './decide.ts'
 import { DEFAULT_COMPENSATION_RETRY, DEFAULT_RETRY, RETRY_FOREVER } from './retry-policy.ts'
 import { defineSaga, type SagaSpec, structuralVersion } from './saga-definition.ts'
-import type { Phase, SagaInstance, StepError } from './saga-instance.ts'
+import type { Phase, SagaEvent, SagaInstance, StepError } from './saga-instance.ts'
 
 // The engine's decisions, read as scripts: given a saga → expect a command → given an outcome →
 // expect the saga's next state. No database, no HTTP, no clock: every `now` is passed in.

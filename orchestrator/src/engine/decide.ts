@@ -1,7 +1,7 @@
 import type { FenceOutcome, Outcome } from './classify.ts'
 import { backoffDelay, hasAttemptsLeft } from './retry-policy.ts'
 import type { SagaDefinition, StepDefinition } from './saga-definition.ts'
-import type { Incident, Phase, SagaFailure, SagaInstance, StepError, StepRecord } from './saga-instance.ts'
+import type { Incident, Phase, SagaEvent, SagaFailure, SagaInstance, StepError, StepRecord } from './saga-instance.ts'
 
 // The engine's decisions, as pure functions: given a saga, what to do next (`nextAction`);
 // given a participant's answer, what that attempt means (`afterAttempt`); given what
@@ -25,29 +25,6 @@ export type Action =
   | { type: 'pause' }
   /** Nothing to do: terminal, or waiting for an operator. */
   | { type: 'none' }
-
-/** Who asked for an operator action, and why: kept in the saga's event log. */
-export interface Actor {
-  actor: string
-  reason?: string
-}
-
-/** `attempts` in step events counts every attempt of that step and phase so far, across restarts. */
-export type SagaEvent =
-  | { type: 'STEP_SUCCEEDED'; step: number; phase: Phase; result?: unknown; attempts: number; startedAt: Date; alreadyUndone?: boolean }
-  /** Refused for good: forward, a turn back (or a park after the pivot); compensation, an incident. */
-  | { type: 'STEP_REJECTED'; step: number; phase: Phase; error: StepError; attempts: number; startedAt: Date }
-  /** `error` is why the saga turns back or waits; `lastError`, the participant's own last answer. */
-  | { type: 'STEP_EXHAUSTED'; step: number; phase: Phase; error: StepError; lastError?: StepError; attempts: number; startedAt: Date }
-  | { type: 'STEP_RETRYING'; step: number; phase: Phase; error: StepError; attempts: number; startedAt: Date }
-  | { type: 'STEP_SETTLED'; step: number; applied: boolean; result?: unknown; attempts: number; startedAt: Date }
-  | { type: 'DEADLINE_PASSED'; fenceCursor: boolean }
-  | ({ type: 'ABORT_REQUESTED'; fenceCursor: boolean } & Partial<Actor>)
-  | ({ type: 'PAUSED' } & Actor)
-  | ({ type: 'OPERATOR_RESUME' } & Actor)
-  | ({ type: 'OPERATOR_RETRY' } & Actor)
-  | ({ type: 'OPERATOR_SKIP'; result?: unknown } & Actor)
-  | ({ type: 'OPERATOR_RESOLVE' } & Actor)
 
 export interface Options {
   /**

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest'
-import { applyEvent, type SagaEvent } from './decide.ts'
+import { applyEvent } from './decide.ts'
 import { availableActions, decideOperatorAction, type OperatorAction } from './operator-actions.ts'
 import { defineSaga } from './saga-definition.ts'
-import type { Incident, SagaInstance } from './saga-instance.ts'
+import type { Incident, SagaEvent, SagaInstance } from './saga-instance.ts'
 
 // What an operator may do, decided from the saga alone: an event, a request for the runner,
 // a take-over, or a refusal that names what to do instead.

@@ -1,6 +1,5 @@
-import type { Actor, SagaEvent } from './decide.ts'
 import type { SagaDefinition } from './saga-definition.ts'
-import type { SagaInstance } from './saga-instance.ts'
+import type { Actor, SagaEvent, SagaInstance } from './saga-instance.ts'
 
 // What an operator may do to a saga, decided as a pure function of the saga: an event to apply
 // (the saga waits for an operator, so whoever claims it may write), a request for the runner

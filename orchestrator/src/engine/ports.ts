@@ -1,6 +1,5 @@
 import type { Command, SagaReferences } from './saga-definition.ts'
-import type { SagaEvent } from './decide.ts'
-import type { Incident, PauseRequest, SagaFailure, SagaInstance, SagaStatus, StepError } from './saga-instance.ts'
+import type { Incident, PauseRequest, SagaEvent, SagaFailure, SagaInstance, SagaStatus, StepError } from './saga-instance.ts'
 
 // The engine's boundary: everything it needs from the outside world, as small interfaces.
 // Adapters (persistence/, transport/) implement them; tests can too.

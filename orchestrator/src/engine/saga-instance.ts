@@ -140,3 +140,26 @@ export interface SagaInstance<Input = unknown> {
   updatedAt: Date
   completedAt?: Date
 }
+
+/** Who asked for an operator action, and why: kept in the saga's event log. */
+export interface Actor {
+  actor: string
+  reason?: string
+}
+
+/** `attempts` in step events counts every attempt of that step and phase so far, across restarts. */
+export type SagaEvent =
+  | { type: 'STEP_SUCCEEDED'; step: number; phase: Phase; result?: unknown; attempts: number; startedAt: Date; alreadyUndone?: boolean }
+  /** Refused for good: forward, a turn back (or a park after the pivot); compensation, an incident. */
+  | { type: 'STEP_REJECTED'; step: number; phase: Phase; error: StepError; attempts: number; startedAt: Date }
+  /** `error` is why the saga turns back or waits; `lastError`, the participant's own last answer. */
+  | { type: 'STEP_EXHAUSTED'; step: number; phase: Phase; error: StepError; lastError?: StepError; attempts: number; startedAt: Date }
+  | { type: 'STEP_RETRYING'; step: number; phase: Phase; error: StepError; attempts: number; startedAt: Date }
+  | { type: 'STEP_SETTLED'; step: number; applied: boolean; result?: unknown; attempts: number; startedAt: Date }
+  | { type: 'DEADLINE_PASSED'; fenceCursor: boolean }
+  | ({ type: 'ABORT_REQUESTED'; fenceCursor: boolean } & Partial<Actor>)
+  | ({ type: 'PAUSED' } & Actor)
+  | ({ type: 'OPERATOR_RESUME' } & Actor)
+  | ({ type: 'OPERATOR_RETRY' } & Actor)
+  | ({ type: 'OPERATOR_SKIP'; result?: unknown } & Actor)
+  | ({ type: 'OPERATOR_RESOLVE' } & Actor)

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto'
 import { classifyFence, classifyReply } from './classify.ts'
-import { afterAttempt, applyEvent, commandKey, findRecord, type Mode, nextAction, type SagaEvent, shouldYield } from './decide.ts'
+import { afterAttempt, applyEvent, commandKey, findRecord, type Mode, nextAction, shouldYield } from './decide.ts'
 import { LeaseLostError, UnknownDefinitionError } from './engine-errors.ts'
 import type { Clock, CommandTransport, DomainEvent, EngineObserver, LeaseOwner, PendingRequests, SagaMirror, SagaRepository, Transition } from './ports.ts'
 import { backoffDelay, hasAttemptsLeft, STORE_RETRY } from './retry-policy.ts'
 import type { SagaDefinition } from './saga-definition.ts'
-import { isActive, isWaiting, type Incident, type Phase, type SagaInstance } from './saga-instance.ts'
+import { isActive, isWaiting, type Incident, type Phase, type SagaEvent, type SagaInstance } from './saga-instance.ts'
 import type { SagaRegistry } from './saga-registry.ts'
 
 export interface EngineLogger {

@@ -1,6 +1,6 @@
 import closeWithGrace from 'close-with-grace'
 import { loadConfig } from '../../../platform/config.ts'
-import { servicePort } from '../../../platform/services.ts'
+import { servicePort } from '../../../platform/service-addresses.ts'
 import { buildOrchestratorApp } from './app.ts'
 
 // Boots the orchestrator: build, listen, renew leases, close cleanly on SIGINT/SIGTERM.
