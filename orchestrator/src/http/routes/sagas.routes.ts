@@ -1,17 +1,12 @@
 import type { FastifyInstance } from 'fastify'
 import { AppError } from '../../../../platform/errors.ts'
-import type { SagaInstance, SagaStatus } from '../../engine/saga-instance.ts'
+import type { SagaQuery } from '../../engine/ports.ts'
+import type { SagaInstance } from '../../engine/saga-instance.ts'
 import type { Principal } from '../plugins/auth.plugin.ts'
 import { errorSchema, sagaIdParams, sagaStatusEnum, sagaViewSchema } from '../schemas/common.ts'
 
-interface ListQuery {
-  status?: SagaStatus
-  type?: string
-  userId?: string
-  bookingId?: string
-  reservationId?: string
-  incidentCode?: string
-  step?: string
+/** The search's query string: the support query's filters, and the page and time bounds as sent. */
+interface ListQuery extends Pick<SagaQuery, 'status' | 'type' | 'userId' | 'bookingId' | 'reservationId' | 'incidentCode' | 'step'> {
   createdFrom?: string
   createdTo?: string
   limit: number
