@@ -140,19 +140,27 @@ describe('the embedded Redis-protocol server', () => {
     expect(embedded.url).toMatch(/^redis:\/\/127\.0\.0\.1:\d+$/)
   })
 
-  it('answers every command the project uses', async () => {
-    const seen = await commandScript(embedded.url)
-    expect(seen).toMatchObject({
+  // The script's answers as Redis 7 gives them (recorded from the machine's Redis 7.0.15). The
+  // embedded server must give exactly these; so must the real Redis of this run, when it has
+  // one (npm test on a machine without one runs on the embedded server alone).
+  it('answers every command the project uses exactly as Redis 7 does', async () => {
+    const servers = [embedded.url, ...(realRedisUrl() ? [realRedisUrl()!] : [])]
+    for (const url of servers) expect(await commandScript(url), url === embedded.url ? 'embedded' : 'real Redis').toEqual({
       ping: 'PONG',
+      set: 'OK',
       get: 'value',
       getMissing: null,
+      setEx: 'OK',
       ttlInRange: true,
+      subscribe: 1,
       multi: [[null, 'OK'], [null, 'string'], [null, 1]],
       received: ['view-1'],
       mirrored: '{"status":"RUNNING"}',
       streamLength: 1,
+      latest: [['sagaId', 's1', 'status', 'RUNNING']],
       groupCreate: 'OK',
       groupExists: 'BUSYGROUP',
+      readGroup: [[true, [['id1', ['event', '{"n":1}']], ['id2', ['event', '{"n":2}']]]]],
       pendingSummary: [2, 'id1', 'id2', [['worker-1', 2]]],
       ack: 1,
       pendingDetail: [['id2', 'worker-1', 1]],
@@ -162,15 +170,13 @@ describe('the embedded Redis-protocol server', () => {
       blockedRead: [[['id4', ['event', '{"n":4}']]]],
       emptyBlock: null,
       pendingCount: 3,
+      range: [['id1', ['event', '{"n":1}']], ['id2', ['event', '{"n":2}']], ['id3', ['event', '{"n":3}']], ['id4', ['event', '{"n":4}']]],
       rangeFrom: ['id2', 'id3'],
       del: 1,
       rangeAfterDel: ['id2', 'id3', 'id4'],
+      keys: ['cached', 'events', 'plain', 'saga', 'saga-events'],
+      delKeys: 5,
     })
-  })
-
-  it.skipIf(!realRedisUrl())('answers exactly as the real Redis does', async () => {
-    const [real, ours] = await Promise.all([commandScript(realRedisUrl()!), commandScript(embedded.url)])
-    expect(ours).toEqual(real)
   })
 
   // The guard compares two timings taken a moment apart on the same machine, so a busy
