@@ -48,7 +48,8 @@ export async function runSearch(task: SearchTask, gate: Gate): Promise<Finished<
     redis: redis ?? null,
     registry: createSagaRegistry().register(benchSaga),
     transport: new HttpCommandClient({ baseUrls: {} }),
-    config: configWith({ NODE_ENV: 'production', API_TOKENS: `support:${TOKEN}`, RATE_LIMIT_MAX: '0' }),
+    // Production, as deployed: it refuses to start without service tokens (its transport is never used here).
+    config: configWith({ NODE_ENV: 'production', API_TOKENS: `support:${TOKEN}`, SERVICE_TOKENS: 'orchestrator:bench-search-service-token', RATE_LIMIT_MAX: '0' }),
     logger: createLogger({ service: 'orchestrator', format: 'json', level: process.env.LOG_LEVEL ?? 'info' }),
   })
   await app.listen({ port: 0, host: '127.0.0.1' })
