@@ -1,6 +1,6 @@
 import type { Redis } from '../../../platform/redis.ts'
 import type { SagaMirror, Transition } from '../engine/ports.ts'
-import type { SagaInstance } from '../engine/saga-instance.ts'
+import { isTerminal, type SagaInstance } from '../engine/saga-instance.ts'
 
 export const SAGA_KEY = (sagaId: string) => `saga:${sagaId}`
 export const SAGA_EVENTS_STREAM = 'saga:events'
@@ -13,36 +13,114 @@ export interface RedisMirrorOptions {
   ttlSeconds?: number
   /** Approximate length the saga:events stream is trimmed to. Default: 1,000,000 */
   streamMaxLength?: number
+  /** Finished sagas' writes kept for when Redis is back; past it the oldest go (Postgres has them). Default: 10,000 */
+  maxUnwritten?: number
+  /** How soon a failed catch-up is tried again while Redis stays connected. Default: 1000 ms */
+  retryMs?: number
   onError?: (error: unknown) => void
+}
+
+/** One transition's writes: the view under saga:{id}, and its saga:events entry. */
+interface Write {
+  sagaId: string
+  view: string
+  entry: string[]
 }
 
 /**
  * Mirrors every transition to Redis: the saga's view under saga:{id}, one entry on the
  * saga:events stream, and a publish on the saga's channel for live pages. One round trip.
- * While Redis is down it does nothing (ioredis fails at once with no offline queue).
+ * While Redis is down it writes nothing (ioredis fails at once with no offline queue), except
+ * that a saga's final transition (COMPLETED, FAILED) is kept and written once Redis is ready
+ * again (or, after a failed write, shortly after): the mirror of every saga that finished here
+ * catches up after an outage, and after a start whose connection was not ready yet. Only
+ * final views wait: they never change again, so writing one late cannot hide a newer view
+ * that this or another orchestrator wrote meanwhile, as a late view of a moving saga could.
  */
 export class RedisSagaMirror implements SagaMirror {
   readonly #ttl: number
   readonly #maxLength: number
+  readonly #maxUnwritten: number
+  readonly #retryMs: number
+  /** Final writes not made yet, by saga id, oldest first. */
+  readonly #unwritten = new Map<string, Write>()
+  #retry: NodeJS.Timeout | undefined
+  #catchingUp = false
 
   constructor(private readonly redis: Redis, private readonly options: RedisMirrorOptions) {
     this.#ttl = options.ttlSeconds ?? 7 * 86_400
     this.#maxLength = options.streamMaxLength ?? 1_000_000
+    this.#maxUnwritten = options.maxUnwritten ?? 10_000
+    this.#retryMs = options.retryMs ?? 1_000
+    redis.on('ready', () => void this.#catchUp())
+  }
+
+  /** Final writes waiting for Redis (a gauge of how far the mirror is behind). */
+  get unwritten(): number {
+    return this.#unwritten.size
   }
 
   async publish({ saga, event, stepName }: Transition): Promise<void> {
-    if (this.redis.status !== 'ready') return
-    const view = JSON.stringify(this.options.view(saga))
-    const entry = ['sagaId', saga.id, 'type', saga.type, 'status', saga.status, 'state', saga.state,
-      'event', event.type, 'version', String(saga.version), 'step', stepName ?? '', 'at', saga.updatedAt.toISOString()]
+    const write: Write = {
+      sagaId: saga.id,
+      view: JSON.stringify(this.options.view(saga)),
+      entry: ['sagaId', saga.id, 'type', saga.type, 'status', saga.status, 'state', saga.state,
+        'event', event.type, 'version', String(saga.version), 'step', stepName ?? '', 'at', saga.updatedAt.toISOString()],
+    }
+    const final = isTerminal(saga.status)
+    if (this.redis.status !== 'ready') {
+      if (final) this.#keep(write)
+      return
+    }
     try {
-      await this.redis.multi()
-        .set(SAGA_KEY(saga.id), view, 'EX', this.#ttl)
-        .xadd(SAGA_EVENTS_STREAM, 'MAXLEN', '~', String(this.#maxLength), '*', ...entry)
-        .publish(SAGA_CHANNEL(saga.id), view)
-        .exec()
+      await this.#send([write], true)
+    } catch (error) {
+      if (final) {
+        this.#keep(write)
+        this.#retryLater()
+      }
+      this.options.onError?.(error)
+    }
+  }
+
+  #send(writes: Write[], live: boolean): Promise<unknown> {
+    const multi = this.redis.multi()
+    for (const { sagaId, view, entry } of writes) {
+      multi.set(SAGA_KEY(sagaId), view, 'EX', this.#ttl).xadd(SAGA_EVENTS_STREAM, 'MAXLEN', '~', String(this.#maxLength), '*', ...entry)
+      if (live) multi.publish(SAGA_CHANNEL(sagaId), view)
+    }
+    return multi.exec()
+  }
+
+  #keep(write: Write): void {
+    this.#unwritten.delete(write.sagaId)
+    this.#unwritten.set(write.sagaId, write)
+    if (this.#unwritten.size > this.#maxUnwritten) this.#unwritten.delete(this.#unwritten.keys().next().value!)
+  }
+
+  #retryLater(): void {
+    this.#retry ??= setTimeout(() => {
+      this.#retry = undefined
+      void this.#catchUp()
+    }, this.#retryMs).unref()
+  }
+
+  /** Writes what waits, in batches, oldest first; what fails stays for the next try. */
+  async #catchUp(): Promise<void> {
+    if (this.#catchingUp) return
+    this.#catchingUp = true
+    try {
+      while (this.#unwritten.size && this.redis.status === 'ready') {
+        const batch = [...this.#unwritten.values()].slice(0, 200)
+        await this.#send(batch, false)
+        // A newer write of the same saga cannot exist (final views only), so all of them are done.
+        for (const write of batch) if (this.#unwritten.get(write.sagaId) === write) this.#unwritten.delete(write.sagaId)
+      }
     } catch (error) {
       this.options.onError?.(error)
+      this.#retryLater()
+    } finally {
+      this.#catchingUp = false
     }
   }
 }
