@@ -63,6 +63,21 @@ describe('seeding the demo data', () => {
     expect(again.tours.map((tour) => tour.moved)).toEqual([true, false, false, true, false])
   })
 
+  it('gives a demo tour with fewer than half its spots free its spots back, keeping what bookings hold', async () => {
+    // Tour 5 (8 spots), which the README example does not book: 7 of them held.
+    const lapland = DEMO_TOURS[4]!
+    await db.tour.update({ where: { id: lapland.id }, data: { capacity: lapland.capacity, availableSpots: 1 } })
+    const report = await seedDemoData(db)
+    expect(report.tours.find((tour) => tour.id === lapland.id)).toMatchObject({ refilled: true })
+    expect(await db.tour.findUnique({ where: { id: lapland.id }, select: { capacity: true, availableSpots: true } }))
+      .toEqual({ capacity: lapland.capacity + 7, availableSpots: lapland.capacity })
+    // Half or more free: left as it is.
+    await db.tour.update({ where: { id: lapland.id }, data: { capacity: lapland.capacity, availableSpots: lapland.capacity / 2 } })
+    expect((await seedDemoData(db)).tours.find((tour) => tour.id === lapland.id)).toMatchObject({ refilled: false })
+    expect(await db.tour.findUnique({ where: { id: lapland.id }, select: { availableSpots: true } })).toEqual({ availableSpots: lapland.capacity / 2 })
+    await db.tour.update({ where: { id: lapland.id }, data: { capacity: lapland.capacity, availableSpots: lapland.capacity } })
+  })
+
   it('is idempotent and safe to run from several processes at once', async () => {
     const day = inDays(800)
     const reports = await Promise.all(Array.from({ length: 4 }, () => seedDemoData(db, day)))
@@ -72,7 +87,7 @@ describe('seeding the demo data', () => {
     }
     const before = await demoDates()
     const repeat = await seedDemoData(db, day)
-    expect(repeat.tours.every((tour) => !tour.created && !tour.moved)).toBe(true)
+    expect(repeat.tours.every((tour) => !tour.created && !tour.moved && !tour.refilled)).toBe(true)
     expect(await demoDates()).toEqual(before)
   })
 })

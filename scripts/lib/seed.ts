@@ -95,8 +95,11 @@ export const DEMO_HOTEL: { id: string; name: string; roomTypes: readonly DemoRoo
 }
 
 export interface SeedReport {
-  /** `date`: the tour's date after seeding (YYYY-MM-DD); `moved`: it had departed or departed too soon and was moved. */
-  tours: { id: string; name: string; created: boolean; moved: boolean; date: string }[]
+  /**
+   * `date`: the tour's date after seeding (YYYY-MM-DD); `moved`: it had departed or departed too
+   * soon and was moved; `refilled`: fewer than half its seeded spots were free, and it got them back.
+   */
+  tours: { id: string; name: string; created: boolean; moved: boolean; refilled: boolean; date: string }[]
   hotel: { id: string; name: string; created: boolean; roomTypes: { roomType: string; created: boolean }[] }
 }
 
@@ -136,6 +139,17 @@ export async function seedDemoData(db: PrismaClient, today: Date = new Date()): 
     const { count } = await db.tour.updateMany({ where: { id: tour.id, date: { lt: soonest } }, data: { date: dayAhead(tour.daysAhead, today) } })
     if (count) movedTours.add(tour.id)
   }
+  // Existing demo tours with fewer than half their seeded spots free get them back, so the
+  // README's example keeps booking however often it runs. Their capacity grows by what is
+  // added: the spots that bookings hold stay held (capacity − available does not change).
+  const refilledTours = new Set<string>()
+  for (const tour of DEMO_TOURS) {
+    if (newTours.has(tour.id)) continue
+    const count = await db.$executeRaw`
+      UPDATE tour_catalog.tours SET capacity = capacity + (${tour.capacity}::int - available_spots), available_spots = ${tour.capacity}::int
+       WHERE id = ${tour.id}::uuid AND available_spots * 2 < ${tour.capacity}::int`
+    if (count) refilledTours.add(tour.id)
+  }
   const dates = new Map((await db.tour.findMany({ where: { id: { in: DEMO_TOURS.map((tour) => tour.id) } }, select: { id: true, date: true } }))
     .map((tour) => [tour.id, tour.date.toISOString().slice(0, 10)]))
 
@@ -160,7 +174,7 @@ export async function seedDemoData(db: PrismaClient, today: Date = new Date()): 
   const newRoomTypes = new Set(createdRoomTypes.map((room) => room.roomType))
 
   return {
-    tours: DEMO_TOURS.map((tour) => ({ id: tour.id, name: tour.name, created: newTours.has(tour.id), moved: movedTours.has(tour.id), date: dates.get(tour.id) ?? '' })),
+    tours: DEMO_TOURS.map((tour) => ({ id: tour.id, name: tour.name, created: newTours.has(tour.id), moved: movedTours.has(tour.id), refilled: refilledTours.has(tour.id), date: dates.get(tour.id) ?? '' })),
     hotel: {
       id: DEMO_HOTEL.id,
       name: DEMO_HOTEL.name,
@@ -174,12 +188,13 @@ export async function seedDemoData(db: PrismaClient, today: Date = new Date()): 
 export function describeSeed(report: SeedReport): string[] {
   const createdTours = report.tours.filter((tour) => tour.created).length
   const movedTours = report.tours.filter((tour) => tour.moved).length
+  const refilledTours = report.tours.filter((tour) => tour.refilled).length
   const createdRooms = report.hotel.roomTypes.filter((room) => room.created).length
   const nothingNew = createdTours === 0 && !report.hotel.created && createdRooms === 0
   const lines = [nothingNew
-    ? `Demo data already present${movedTours ? ` (${movedTours} tour(s) moved forward: they had departed or departed within ${MIN_DAYS_AHEAD} days)` : ''}:`
+    ? `Demo data already present${movedTours ? ` (${movedTours} tour(s) moved forward: they had departed or departed within ${MIN_DAYS_AHEAD} days)` : ''}${refilledTours ? ` (${refilledTours} tour(s) given their spots back: fewer than half were free)` : ''}:`
     : `Seeded demo data (${createdTours} tour(s), ${report.hotel.created ? 'a hotel' : 'no hotel'}, ${createdRooms} room type(s)):`]
-  for (const tour of report.tours) lines.push(`  tour   ${tour.id}  ${tour.name}, ${tour.date}${tour.moved ? ' (moved forward)' : ''}`)
+  for (const tour of report.tours) lines.push(`  tour   ${tour.id}  ${tour.name}, ${tour.date}${tour.moved ? ' (moved forward)' : ''}${tour.refilled ? ' (spots given back)' : ''}`)
   lines.push(`  hotel  ${report.hotel.id}  ${report.hotel.name} (rooms: ${report.hotel.roomTypes.map((room) => room.roomType).join(', ')})`)
   return lines
 }
