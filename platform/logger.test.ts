@@ -19,7 +19,23 @@ function logged(object: object): { text: string; line: Record<string, unknown> }
   return { text: logs.text(), line: line! }
 }
 
-function expectNoSecret(text: string): void {
+/**
+ * The lines without the stamps the logger adds itself (time, pid, hostname): their digits can
+ * hold a short secret's by chance (the cvc 987 in a time of …:01.987Z).
+ */
+function withoutStamps(text: string): string {
+  return text.split('\n').filter(Boolean).map((raw) => {
+    try {
+      const { time: _time, pid: _pid, hostname: _hostname, ...rest } = JSON.parse(raw) as Record<string, unknown>
+      return JSON.stringify(rest)
+    } catch {
+      return raw
+    }
+  }).join('\n')
+}
+
+function expectNoSecret(logged: string): void {
+  const text = withoutStamps(logged)
   for (const secret of Object.values(SECRETS)) expect(text).not.toContain(secret)
   // Nor any recognisable part of them.
   expect(text).not.toContain('tok_live')
