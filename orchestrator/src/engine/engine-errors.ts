@@ -7,6 +7,17 @@ export class LeaseLostError extends Error {
 }
 
 /**
+ * The store could not be reached (Postgres down, restarting, cut off), as opposed to a
+ * statement it refused: the call may be tried again. The store's adapter tells the two apart.
+ */
+export class StoreUnavailableError extends Error {
+  constructor(cause: unknown) {
+    super(`Saga store unavailable: ${cause instanceof Error ? cause.message : String(cause)}`, { cause })
+    this.name = 'StoreUnavailableError'
+  }
+}
+
+/**
  * The saga started on a definition version this process does not have (a deploy changed the
  * saga type's steps): running it would run the wrong steps, so it is left alone.
  */

@@ -50,7 +50,10 @@ export interface Transition {
   events?: DomainEvent[]
 }
 
-/** A business fact for the rest of the business (contract: Domain events). */
+/**
+ * A business fact for the rest of the business (contract: Domain events). The same shape as the
+ * event kit's (platform/events/domain-event.ts); persistence/postgres-saga-store.ts checks it.
+ */
 export interface DomainEvent {
   eventId: string
   eventType: string
@@ -128,11 +131,12 @@ export interface SagaRepository {
   /**
    * Persists a transition if the saga is still at `expectedVersion` and this owner's epoch;
    * throws LeaseLostError otherwise. A transition into a status no runner drives gives the
-   * lease up. Answers the operator requests pending on the saga.
+   * lease up. Answers the operator requests pending on the saga. Throws StoreUnavailableError
+   * when the store cannot be reached (the runner retries only that).
    */
   recordTransition(transition: Transition, owner: LeaseOwner): Promise<PendingRequests>
   findSaga(id: string): Promise<SagaInstance | undefined>
-  /** The operator requests pending on a saga this owner holds (read after a retry's sleep). */
+  /** The operator requests pending on a saga this owner holds (read after a retry's sleep); StoreUnavailableError as above. */
   pendingRequests(id: string): Promise<PendingRequests>
   /**
    * Takes a saga over: new owner, epoch + 1, so the previous owner's next write fails. Only

@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest'
 import { InMemorySagaStore } from '../persistence/in-memory-saga-store.ts'
 import { applyEvent, findRecord } from './decide.ts'
-import { UnknownDefinitionError } from './engine-errors.ts'
+import { StoreUnavailableError, UnknownDefinitionError } from './engine-errors.ts'
 import type { Clock, CommandMetadata, CommandTransport, LeaseOwner, ParticipantReply } from './ports.ts'
 import { RETRY_FOREVER, type RetryPolicy } from './retry-policy.ts'
 import { defineSaga, type Command } from './saga-definition.ts'
@@ -538,7 +538,7 @@ describe('SagaRunner', () => {
       const write = store.recordTransition.bind(store)
       let failures = 0
       store.recordTransition = async (transition, owner) => {
-        if (transition.stepName === 'create' && failures++ < 2) throw new Error('Connection terminated unexpectedly')
+        if (transition.stepName === 'create' && failures++ < 2) throw new StoreUnavailableError(new Error('Connection terminated unexpectedly'))
         return write(transition, owner)
       }
       const saga = await drive()
@@ -549,9 +549,16 @@ describe('SagaRunner', () => {
 
     it('lets a store that keeps failing through, after its retry budget', async () => {
       const { drive, store, clock } = setup()
-      store.recordTransition = async () => { throw new Error('connection reset') }
+      store.recordTransition = async () => { throw new StoreUnavailableError(new Error('connection reset')) }
       await expect(drive()).rejects.toThrow('connection reset')
       expect(clock.delays).toHaveLength(7)
+    })
+
+    it('lets an error that is no outage through at once: a refused statement is a bug, not a blink', async () => {
+      const { drive, store, clock } = setup()
+      store.recordTransition = async () => { throw new Error('column "cursor" does not exist') }
+      await expect(drive()).rejects.toThrow('column "cursor" does not exist')
+      expect(clock.delays).toEqual([])
     })
 
     it('leaves alone a saga whose definition version it does not have', async () => {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { classifyFence, classifyReply } from './classify.ts'
 import { afterAttempt, applyEvent, commandKey, findRecord, type Mode, nextAction, shouldYield } from './decide.ts'
-import { LeaseLostError, UnknownDefinitionError } from './engine-errors.ts'
+import { LeaseLostError, StoreUnavailableError, UnknownDefinitionError } from './engine-errors.ts'
 import type { Clock, CommandTransport, DomainEvent, EngineObserver, LeaseOwner, PendingRequests, SagaMirror, SagaRepository, Transition } from './ports.ts'
 import { backoffDelay, hasAttemptsLeft, STORE_RETRY } from './retry-policy.ts'
 import type { SagaDefinition } from './saga-definition.ts'
@@ -184,9 +184,10 @@ export class SagaRunner {
   }
 
   /**
-   * A store call retried while the store itself fails (a dropped connection, a pool that could
-   * not connect during a Postgres restart), so a blink of the database does not abandon the
-   * saga. Safe for writes: each is conditional on the saga's version, so one that committed
+   * A store call retried while the store is unreachable (StoreUnavailableError: a dropped
+   * connection, a pool that could not connect during a Postgres restart), so a blink of the
+   * database does not abandon the saga; any other error (a refused statement: a bug) goes
+   * through at once. Safe for writes: each is conditional on the saga's version, so one that committed
    * before its answer was lost fails the retry with LeaseLostError, and the runner stops and
    * leaves the saga to recovery, as for any takeover. Gives up after STORE_RETRY's budget.
    */
@@ -195,7 +196,7 @@ export class SagaRunner {
       try {
         return await call()
       } catch (error) {
-        if (error instanceof LeaseLostError || !hasAttemptsLeft(STORE_RETRY, made) || this.#stopping.signal.aborted) throw error
+        if (!(error instanceof StoreUnavailableError) || !hasAttemptsLeft(STORE_RETRY, made) || this.#stopping.signal.aborted) throw error
         this.#options.logger.warn({ error: String(error), attempt: made }, 'saga store call failed; retrying')
         await this.#options.clock.sleep(backoffDelay(STORE_RETRY, made, this.#options.clock.random()), this.#stopping.signal)
       }

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto'
+import pg from 'pg'
 import { afterAll, describe, expect, it } from 'vitest'
 import { poolOf } from '../../../platform/database.ts'
 import { participantHarness } from '../../../test/support/participant-harness.ts'
+import { StoreUnavailableError } from '../engine/engine-errors.ts'
 import { PostgresSagaStore } from './postgres-saga-store.ts'
 import { CONTRACT_LEASE_MS, describeSagaStoreContract } from './saga-store.contract.ts'
 
@@ -25,5 +27,21 @@ describe('the Postgres store\'s outbox', () => {
     expect(await rows()).toEqual([])
     await store.recordTransition({ saga: done, event: { type: 'STEP_SUCCEEDED', step: 0, phase: 'forward', attempts: 1, startedAt: new Date() }, expectedVersion: 0, events }, owner)
     expect(await rows()).toEqual(events.map((e) => ({ event_id: e.eventId, event_type: e.eventType, correlation_id: saga.id, data: e.data })))
+  })
+})
+
+describe('the Postgres store\'s errors', () => {
+  it('says StoreUnavailableError when Postgres cannot be reached, and passes a refused statement on as it is', async () => {
+    // Nothing listens on the discard port: every connection is refused.
+    const down = new pg.Pool({ connectionString: 'postgresql://postgres@127.0.0.1:9/none', connectionTimeoutMillis: 2_000 })
+    try {
+      await expect(new PostgresSagaStore(down, { leaseTtlMs: CONTRACT_LEASE_MS }).pendingRequests(randomUUID())).rejects.toBeInstanceOf(StoreUnavailableError)
+    } finally {
+      await down.end()
+    }
+    const up = new PostgresSagaStore(poolOf(harness.db)!, { leaseTtlMs: CONTRACT_LEASE_MS })
+    const refused = await up.pendingRequests('not-a-uuid').catch((error: unknown) => error)
+    expect(refused).toBeInstanceOf(Error)
+    expect(refused).not.toBeInstanceOf(StoreUnavailableError)
   })
 })

@@ -1,8 +1,10 @@
 import type pg from 'pg'
+import type { DomainEvent as PublishedEvent } from '../../../platform/events/domain-event.ts'
 import { sql, type Sql } from '../../../platform/sql.ts'
-import { LeaseLostError } from '../engine/engine-errors.ts'
+import { isDatabaseUnavailable } from '../../../platform/database-errors.ts'
+import { LeaseLostError, StoreUnavailableError } from '../engine/engine-errors.ts'
 import type {
-  AuditEntry, CreateResult, DefinitionRef, LeaseOwner, NewSaga, Orphan, PendingRequests, SagaEventRecord, SagaQueries,
+  AuditEntry, CreateResult, DefinitionRef, DomainEvent, LeaseOwner, NewSaga, Orphan, PendingRequests, SagaEventRecord, SagaQueries,
   SagaQuery, SagaRepository, SagaSummary, Transition,
 } from '../engine/ports.ts'
 import { ACTIVE_STATUSES, SAGA_STATUSES, type SagaInstance, type SagaStatus } from '../engine/saga-instance.ts'
@@ -22,6 +24,13 @@ export interface StoreOptions {
 const SAGAS = sql.identifier('orchestrator', 'sagas')
 const EVENTS = sql.identifier('orchestrator', 'saga_events')
 const OUTBOX = sql.identifier('orchestrator', 'outbox')
+
+// The engine's event type (its port: the engine imports nothing outside itself) and the event
+// kit's are one contract: this store writes the outbox rows the kit's relay publishes. A field
+// one of them gains or loses fails the type check here, so the two cannot drift apart.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false
+const ONE_EVENT_SHAPE: Same<DomainEvent, PublishedEvent> = true
+void ONE_EVENT_SHAPE
 const COLUMNS = sql.raw(SAGA_COLUMNS)
 const ACTIVE = [...ACTIVE_STATUSES]
 
@@ -91,7 +100,7 @@ export class PostgresSagaStore implements SagaRepository, SagaQueries {
    * arrive meanwhile, in one statement (see #writeTransitions).
    */
   recordTransition(transition: Transition, owner: LeaseOwner): Promise<PendingRequests> {
-    return this.#groupCommit.submit({ transition, owner })
+    return this.#groupCommit.submit({ transition, owner }).catch(asStoreError)
   }
 
   /**
@@ -183,7 +192,7 @@ export class PostgresSagaStore implements SagaRepository, SagaQueries {
 
   async pendingRequests(id: string): Promise<PendingRequests> {
     const [row] = await this.#rows<{ abort_requested: boolean; pause_request: PendingRequests['pauseRequest'] | null }>(
-      sql`SELECT abort_requested, pause_request FROM ${SAGAS} WHERE id = ${id}::uuid`)
+      sql`SELECT abort_requested, pause_request FROM ${SAGAS} WHERE id = ${id}::uuid`).catch(asStoreError)
     return row ? requestsOf(row) : { abortRequested: false }
   }
 
@@ -369,4 +378,9 @@ export function eventDetail(event: Transition['event']): Record<string, unknown>
     default:
       return undefined
   }
+}
+
+/** An outage (platform/database-errors.ts) as the engine's StoreUnavailableError, which it retries; anything else as it is. */
+function asStoreError(error: unknown): never {
+  throw isDatabaseUnavailable(error) ? new StoreUnavailableError(error) : error
 }

@@ -111,7 +111,8 @@ export class RedisSagaMirror implements SagaMirror {
     this.#catchingUp = true
     try {
       while (this.#unwritten.size && this.redis.status === 'ready') {
-        const batch = [...this.#unwritten.values()].slice(0, 200)
+        const batch: Write[] = []
+        for (const write of this.#unwritten.values()) if (batch.push(write) === 200) break
         await this.#send(batch, false)
         // A newer write of the same saga cannot exist (final views only), so all of them are done.
         for (const write of batch) if (this.#unwritten.get(write.sagaId) === write) this.#unwritten.delete(write.sagaId)
