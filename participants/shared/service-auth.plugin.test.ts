@@ -39,6 +39,12 @@ describe('service identity', () => {
     expect(applied.json()).toEqual({ caller: 'orchestrator' })
   })
 
+  it('reads the header as the orchestrator does: any run of spaces or tabs after Bearer, trailing blanks', async () => {
+    for (const authorization of ['Bearer\tsupport-token-1', 'Bearer \t support-token-1 ', 'Bearer  support-token-1\t']) {
+      expect((await read(app, '/probe/whoami', { authorization })).json(), JSON.stringify(authorization)).toEqual({ caller: 'support' })
+    }
+  })
+
   it.each([
     ['no authorization', undefined],
     ['an unknown token', 'Bearer not-a-token'],

@@ -1,7 +1,7 @@
-import { createHash, timingSafeEqual } from 'node:crypto'
 import rateLimit from '@fastify/rate-limit'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
+import { bearerToken, tokenMatcher } from '../../platform/bearer.ts'
 import { AppError } from '../../platform/errors.ts'
 
 export interface ServiceAuthOptions {
@@ -29,7 +29,6 @@ declare module 'fastify' {
 /** Routes anyone may call: load balancers and Prometheus carry no service token. */
 export const PUBLIC_ROUTES: ReadonlySet<string> = new Set(['/health', '/ready', '/metrics'])
 
-const BEARER = /^Bearer +(\S+) *$/
 
 /**
  * Service identity: every participant route but the public probes needs
@@ -42,12 +41,12 @@ const BEARER = /^Bearer +(\S+) *$/
  * 3. preParsing: a request without a caller is refused, before its body is read and before
  *    the idempotency plugin looks at its key, so a refused command applies and stores nothing.
  *
- * Tokens are compared as SHA-256 digests with timingSafeEqual, against every known token
- * (no early exit), so timings reveal neither a token's bytes nor which entry matched. Tokens
- * are never logged: the logger redacts the authorization header.
+ * The header is read and tokens compared as the orchestrator does (platform/bearer.ts: SHA-256
+ * digests in constant time, against every known token). Tokens are never logged: the logger
+ * redacts the authorization header.
  */
 async function serviceAuthPlugin(app: FastifyInstance, options: ServiceAuthOptions): Promise<void> {
-  const known = [...options.tokens].map(([token, caller]) => ({ digest: sha256(token), caller }))
+  const match = tokenMatcher(options.tokens)
 
   app.decorateRequest('caller', null)
   app.addHook('onRequest', async (request) => {
@@ -74,21 +73,13 @@ async function serviceAuthPlugin(app: FastifyInstance, options: ServiceAuthOptio
   })
 
   function callerOf(header: string | undefined): string | null {
-    const match = typeof header === 'string' ? BEARER.exec(header) : null
-    if (!match) return null
-    const presented = sha256(match[1]!)
-    let caller: string | null = null
-    for (const entry of known) if (timingSafeEqual(entry.digest, presented)) caller = entry.caller
-    return caller
+    const token = bearerToken(header)
+    return token ? match(token).value ?? null : null
   }
 }
 
 function isPublic(request: FastifyRequest): boolean {
   return PUBLIC_ROUTES.has(request.routeOptions.url ?? '')
-}
-
-function sha256(value: string): Buffer {
-  return createHash('sha256').update(value).digest()
 }
 
 export default fp(serviceAuthPlugin, { name: 'service-auth', fastify: '5.x' })

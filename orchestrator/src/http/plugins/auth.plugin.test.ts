@@ -8,7 +8,7 @@ import { configWith, type Environment } from '../../../../platform/config.ts'
 import { createLogger } from '../../../../platform/logger.ts'
 import { participantHarness } from '../../../../test/support/participant-harness.ts'
 import { buildOrchestratorApp, type OrchestratorAppOptions } from '../app.ts'
-import { bearerToken } from './auth.plugin.ts'
+import { bearerToken } from '../../../../platform/bearer.ts'
 import { DEV_JWT_SECRET } from './end-user-tokens.ts'
 
 const shared = participantHarness()

@@ -1,7 +1,7 @@
-import { createHash, timingSafeEqual } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { type Config, isProduction } from '../../../../platform/config.ts'
+import { bearerToken, tokenMatcher } from '../../../../platform/bearer.ts'
 import { AppError } from '../../../../platform/errors.ts'
 import type { EndUserTokens } from './end-user-tokens.ts'
 
@@ -59,16 +59,6 @@ export function loadTokens(config: Pick<Config, 'API_TOKENS' | 'NODE_ENV'>, warn
   return tokens
 }
 
-/**
- * The credentials of an Authorization header: `Bearer`, any run of spaces or tabs, one word,
- * optional trailing blanks. Anything else is none. The scheme is matched as the contract
- * spells it (test/hardening.test.ts refuses `bearer …`), although RFC 7235 would allow any case.
- */
-export function bearerToken(header: string | undefined): string | undefined {
-  const match = typeof header === 'string' ? /^Bearer[ \t]+([^\s]+)[ \t]*$/.exec(header) : null
-  return match?.[1]
-}
-
 // Three base64url parts: worth asking jose about. Anything else is no JWT, refused without parsing.
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/
 
@@ -95,8 +85,7 @@ export interface AuthOptions {
 }
 
 async function authPlugin(app: FastifyInstance, options: AuthOptions): Promise<void> {
-  // Compare digests in constant time so a token cannot be guessed byte by byte from timings.
-  const digests = [...options.tokens].map(([token, role]) => ({ digest: sha256(token), role }))
+  const match = tokenMatcher(options.tokens)
 
   app.decorateRequest('principal', null)
   app.decorateRequest('authFailure', null)
@@ -108,10 +97,7 @@ async function authPlugin(app: FastifyInstance, options: AuthOptions): Promise<v
       request.authFailure = new AppError('UNAUTHORIZED', 'Send the token as Authorization: Bearer <token>')
       return
     }
-    const presented = sha256(token)
-    // Every digest is compared (no early exit), so the time taken does not say which one matched.
-    let role: ServiceRole | undefined
-    for (const entry of digests) if (timingSafeEqual(entry.digest, presented)) role = entry.role
+    const { value: role, digest: presented } = match(token)
     if (role) {
       request.principal = { role, id: `${role}:${presented.toString('hex').slice(0, 16)}` }
       return
@@ -142,10 +128,6 @@ async function authPlugin(app: FastifyInstance, options: AuthOptions): Promise<v
       throw new AppError('FORBIDDEN', `The ${principal.role} role may not do this; it needs ${roles.join(' or ')}`)
     }
   })
-}
-
-function sha256(value: string): Buffer {
-  return createHash('sha256').update(value).digest()
 }
 
 /** The caller's role and id; resolves before rate limiting, routes and validation run. */
