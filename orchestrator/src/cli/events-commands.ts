@@ -2,7 +2,7 @@ import { once } from 'node:events'
 import type { Command } from 'commander'
 import type { Config } from '../../../platform/config.ts'
 import { type DeadLetter, listDeadLetters, replayDeadLetters } from '../../../platform/events/dead-letters.ts'
-import { createRedis, type Redis } from '../../../platform/redis.ts'
+import { type Redis, redisFromConfig } from '../../../platform/redis.ts'
 
 export interface EventCommandOptions {
   config: Pick<Config, 'REDIS_URL'>
@@ -62,12 +62,12 @@ function describe(letter: DeadLetter): string {
 
 /** A Redis client for one command, ready or refused within 3 s, always closed. */
 async function withRedis(options: EventCommandOptions, work: (redis: Redis) => Promise<void>): Promise<void> {
-  if (options.config.REDIS_URL === 'disabled') {
+  const redis = redisFromConfig(options.config)
+  if (!redis) {
     options.err('REDIS_URL is disabled: there are no event streams')
     options.exit(1)
     return
   }
-  const redis = createRedis({ url: options.config.REDIS_URL })
   redis.on('error', () => {})
   try {
     const ready = await Promise.race([once(redis, 'ready').then(() => true), new Promise<false>((resolve) => setTimeout(() => resolve(false), 3_000).unref())])
