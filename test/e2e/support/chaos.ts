@@ -1,3 +1,4 @@
+import { TERMINAL_STATUSES, WAITING_STATUSES } from '../../../orchestrator/src/engine/saga-instance.ts'
 import { chmod, mkdtemp, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
@@ -30,9 +31,9 @@ import {
 // saga is refunded, and no participant process exited by itself.
 // Used by test/e2e/chaos.test.ts (CI size) and scripts/chaos.ts (`npm run chaos`, full size).
 
-/** Saga statuses that end the story, and those that wait for an operator (with an incident). */
-export const TERMINAL_STATUSES: readonly string[] = ['COMPLETED', 'FAILED']
-export const PARKED_STATUSES: readonly string[] = ['COMPENSATION_FAILED', 'PARKED']
+/** Statuses that end the story (the engine's), and those that wait for an operator with an incident. */
+const TERMINAL: readonly string[] = TERMINAL_STATUSES
+const PARKED_STATUSES: readonly string[] = WAITING_STATUSES
 
 export interface ChaosPlan {
   sagas: number
@@ -297,7 +298,7 @@ export async function runChaos(plan: ChaosPlan): Promise<ChaosReport> {
         .catch(() => undefined)
       return response?.ok ? ((await response.json()) as SagaView) : undefined
     }
-    const settled = (view: SagaView | undefined) => !!view && (TERMINAL_STATUSES.includes(view.status) || PARKED_STATUSES.includes(view.status))
+    const settled = (view: SagaView | undefined) => !!view && (TERMINAL.includes(view.status) || PARKED_STATUSES.includes(view.status))
     const settleBy = Date.now() + plan.settleTimeoutMs
     let pending = [...new Set(sagaIds.values())]
     while (pending.length && Date.now() < settleBy) {
@@ -381,7 +382,7 @@ export async function runChaos(plan: ChaosPlan): Promise<ChaosReport> {
     let mirrorExpected = 0
     try {
       for (const view of views.values()) {
-        if (!TERMINAL_STATUSES.includes(view.status) || Date.parse(view.updatedAt) < redisBackAt + REDIS_RECONNECT_MS) continue
+        if (!TERMINAL.includes(view.status) || Date.parse(view.updatedAt) < redisBackAt + REDIS_RECONNECT_MS) continue
         mirrorExpected++
         const entry = await mirrorClient.get(`saga:${view.sagaId}`)
         if (entry && (JSON.parse(entry) as { status?: string }).status === view.status) mirrored++
