@@ -28,6 +28,8 @@ export interface EmbeddedRedis {
   readonly port: number
   /** redis://127.0.0.1:<port> (database 0). */
   readonly url: string
+  /** The address the listening socket is bound to (undefined while stopped). */
+  boundAddress(): string | undefined
   /** Closes every connection and the listening socket: clients see the server gone. */
   stop(): Promise<void>
   /** Listens again on the same port, with an empty keyspace (a restart without persistence). */
@@ -89,6 +91,7 @@ export async function startEmbeddedRedis(options: EmbeddedRedisOptions = {}): Pr
   return {
     get port() { return port },
     get url() { return `redis://127.0.0.1:${port}` },
+    boundAddress() { return current ? (current.server.address() as net.AddressInfo).address : undefined },
     async stop() {
       const stopping = current
       current = undefined

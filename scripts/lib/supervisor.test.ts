@@ -176,8 +176,7 @@ describe('a supervisor that dies', () => {
 
     run.kill('SIGKILL')
     await run.exited
-    const began = Date.now()
+    // Within 5 s, or the poll fails.
     await expect.poll(async () => (await isListening(a!)) || (await isListening(b!)), { timeout: 5_000, interval: 50 }).toBe(false)
-    expect(Date.now() - began).toBeLessThan(5_000)
   }, 30_000)
 })
