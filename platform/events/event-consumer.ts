@@ -136,7 +136,10 @@ export class EventConsumers {
       while (!this.#stopped) {
         try {
           if (reader.status !== 'ready') await readyOrTimeout(reader, 2_000)
-          if (!groupReady) groupReady = await ensureGroup(redis, consumer.name)
+          if (!groupReady) {
+            await ensureGroup(redis, consumer.name)
+            groupReady = true
+          }
           // Retries and a dead consumer's leftovers, a few times per idle period.
           if (Date.now() - lastClaim >= Math.min(claimIdleMs / 2, 5_000)) {
             await this.#claim(consumer)
@@ -247,14 +250,13 @@ export class EventConsumers {
   }
 }
 
-/** Creates the group from the start of the stream (and the stream if need be); true once it exists. */
-async function ensureGroup(redis: Redis, group: string): Promise<boolean> {
+/** Creates the group from the start of the stream (and the stream if need be), unless it exists. */
+async function ensureGroup(redis: Redis, group: string): Promise<void> {
   try {
     await redis.xgroup('CREATE', DOMAIN_EVENTS_STREAM, group, '0', 'MKSTREAM')
   } catch (error) {
     if (!String(error).includes('BUSYGROUP')) throw error
   }
-  return true
 }
 
 /** How many times the group has delivered the message (XPENDING); 1 when it is not pending. */
@@ -265,13 +267,19 @@ async function deliveriesOf(redis: Redis, group: string, id: string): Promise<nu
 
 function consumerMetrics(registry: Registry, redis: Redis, groups: string[]): Metrics {
   const labelNames = ['consumer'] as const
-  const lag = new Gauge({
+  // Both gauges are set from one XINFO GROUPS per scrape.
+  let reading: ReturnType<typeof groupInfo> | undefined
+  const read = () => {
+    reading ??= groupInfo(redis, groups).finally(() => setTimeout(() => { reading = undefined }, 0))
+    return reading
+  }
+  new Gauge({
     name: 'domain_event_consumer_lag',
     help: 'Entries of events:domain not yet delivered to the consumer\'s group (Redis XINFO GROUPS lag)',
     labelNames,
     registers: [registry],
     async collect() {
-      for (const group of await groupInfo(redis, groups)) if (group.lag !== undefined) this.set({ consumer: group.name }, group.lag)
+      for (const group of await read()) if (group.lag !== undefined) this.set({ consumer: group.name }, group.lag)
     },
   })
   new Gauge({
@@ -280,10 +288,9 @@ function consumerMetrics(registry: Registry, redis: Redis, groups: string[]): Me
     labelNames,
     registers: [registry],
     async collect() {
-      for (const group of await groupInfo(redis, groups)) this.set({ consumer: group.name }, group.pending)
+      for (const group of await read()) this.set({ consumer: group.name }, group.pending)
     },
   })
-  void lag
   return {
     consumed: new Counter({ name: 'domain_events_consumed_total', help: 'Domain events handled and committed', labelNames, registers: [registry] }),
     duplicates: new Counter({ name: 'domain_events_duplicates_total', help: 'Deliveries of events already processed (dropped by eventId)', labelNames, registers: [registry] }),

@@ -177,7 +177,8 @@ describe('the consumer kit', () => {
     let runs = 0
     const consumers = consumerOf(name, [kind], async (e, { tx, emit }) => {
       runs++
-      await tx.$executeRawUnsafe(`INSERT INTO "${scratch.schema}"."outbox" (event_id, event_type, event_version, correlation_id, data, occurred_at) VALUES ($1::uuid, 'test.effect', 1, 'x', '{}', now())`, randomUUID())
+      // The handler's own effect, in the consumer's transaction: kept once, from the run that committed.
+      await tx.$executeRawUnsafe(`INSERT INTO "${scratch.schema}"."outbox" (event_id, event_type, event_version, correlation_id, data, occurred_at) VALUES ($1::uuid, 'test.effect', 1, $2, '{}', now())`, randomUUID(), name)
       emit('test.derived', { from: e.eventId })
       if (runs === 1) throw new Error('first run fails')
     })
@@ -190,6 +191,8 @@ describe('the consumer kit', () => {
           `SELECT event_type, correlation_id FROM "${scratch.schema}"."outbox" WHERE event_type = 'test.derived' AND data->>'from' = $1`, fact.eventId)
         return rows
       }, { timeout: 5_000, interval: 50 }).toEqual([{ event_type: 'test.derived', correlation_id: fact.correlationId }])
+      const [effects] = await db.$queryRawUnsafe<{ n: number }[]>(`SELECT count(*)::int AS n FROM "${scratch.schema}"."outbox" WHERE event_type = 'test.effect' AND correlation_id = $1`, name)
+      expect(effects!.n).toBe(1)
     } finally {
       await consumers.stop()
     }

@@ -35,8 +35,6 @@ export interface ServiceEvents {
   /** The consumers alone. */
   startConsumers(): void
   stop(): Promise<void>
-  /** Publishes what waits in the outbox now (tests, the CLI); 0 without Redis. */
-  drain(): Promise<number>
 }
 
 /**
@@ -60,7 +58,6 @@ export function createServiceEvents(options: ServiceEventsOptions): ServiceEvent
       startRelay: sayOnce,
       startConsumers: sayOnce,
       async stop() {},
-      async drain() { return 0 },
     }
   }
   const relay = new OutboxRelay({
@@ -97,6 +94,5 @@ export function createServiceEvents(options: ServiceEventsOptions): ServiceEvent
       await consumers?.stop()
       await relay.stop()
     },
-    drain: () => relay.drain(),
   }
 }
