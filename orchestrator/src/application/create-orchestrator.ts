@@ -1,4 +1,5 @@
 import type { Logger } from 'pino'
+import { Gauge } from 'prom-client'
 import type { Config } from '../../../platform/config.ts'
 import { createDatabase, poolOf, type PrismaClient } from '../../../platform/database.ts'
 import { createServiceEvents, type ServiceEvents } from '../../../platform/events/service-events.ts'
@@ -78,13 +79,24 @@ export function createOrchestrator(config: Config, overrides: OrchestratorOverri
   const events = createServiceEvents({ config, schema: 'orchestrator', pool, db, redis, logger, registry: metrics.registry, ...overrides.events })
   const postgres = new PostgresSagaStore(pool, { leaseTtlMs: overrides.leaseTtlMs ?? config.SAGA_LEASE_TTL_MS, onEventsCommitted: () => events.nudge() })
   const store = overrides.wrapStore?.(postgres) ?? postgres
+  const mirror = redis
+    ? new RedisSagaMirror(redis, { view: (saga) => orchestrator.viewOf(saga), onError: (err) => logger.debug({ err }, 'redis mirror write failed') })
+    : undefined
+  if (mirror) {
+    new Gauge({
+      name: 'saga_mirror_unwritten',
+      help: 'Finished sagas whose Redis mirror entry waits for Redis (written once it is back)',
+      registers: [metrics.registry],
+      collect() { this.set(mirror.unwritten) },
+    })
+  }
   const orchestrator: Orchestrator = new Orchestrator({
     store,
     registry,
     transport: overrides.transport ?? new HttpCommandClient({ baseUrls: participantUrls(config), token: serviceTokenOf(config) }),
     logger,
-    ...(redis ? {
-      mirror: new RedisSagaMirror(redis, { view: (saga) => orchestrator.viewOf(saga), onError: (err) => logger.debug({ err }, 'redis mirror write failed') }),
+    ...(redis && mirror ? {
+      mirror,
       cache: new RedisSagaViewCache<SagaView>(redis),
       updates: new RedisSagaUpdates(redis),
     } : {}),
