@@ -150,9 +150,14 @@ export class EventConsumers {
           down = false
           backoffMs = 0
           for (const [, entries] of reply ?? []) {
-            for (const [id, fields] of entries) {
+            // Every service's events share the stream: those of other types are acknowledged
+            // together, in one round trip, rather than one by one.
+            const other = entries.map(([, fields]) => isOtherType(consumer, fields))
+            const otherIds = entries.filter((_entry, i) => other[i]).map(([id]) => id)
+            if (otherIds.length) await redis.xack(DOMAIN_EVENTS_STREAM, consumer.name, ...otherIds)
+            for (const [i, [id, fields]] of entries.entries()) {
               if (this.#stopped) break
-              await this.#handle(consumer, id, fields, 1)
+              if (!other[i]) await this.#handle(consumer, id, fields, 1)
             }
           }
         } catch (error) {
@@ -248,6 +253,12 @@ export class EventConsumers {
     this.#metrics?.deadLettered.inc({ consumer: consumer.name })
     this.#options.logger.error({ consumer: consumer.name, streamId: id, deliveries, err: error }, 'event moved to events:dead (replay it with: npm run saga -- events replay <eventId>)')
   }
+}
+
+/** A domain event this consumer does not subscribe to (an entry that is no event is handled: it goes to events:dead). */
+function isOtherType(consumer: EventConsumer, flat: string[]): boolean {
+  const event = parseDomainEvent(fieldsOf(flat).get('event'))
+  return !!event && !consumer.eventTypes.includes(event.eventType)
 }
 
 /** Creates the group from the start of the stream (and the stream if need be), unless it exists. */

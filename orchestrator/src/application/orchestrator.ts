@@ -277,10 +277,15 @@ export class Orchestrator {
       if (settled && !UNSETTLED.has(settled.status)) return settled
     }
     // Driven elsewhere (another instance, or a duplicate request): poll the source of truth.
+    return this.#pollStore(sagaId, until, 100, (saga) => !UNSETTLED.has(saga.status))
+  }
+
+  /** Reads the saga from the store every `everyMs` until `done` holds or `until` passes; the last read. */
+  async #pollStore(sagaId: string, until: number, everyMs: number, done: (saga: SagaInstance) => boolean): Promise<SagaInstance | undefined> {
     for (;;) {
       const saga = await this.#store.findSaga(sagaId)
-      if (!saga || !UNSETTLED.has(saga.status) || Date.now() >= until) return saga
-      await delay(Math.min(100, Math.max(0, until - Date.now())))
+      if (!saga || done(saga) || Date.now() >= until) return saga
+      await delay(Math.min(everyMs, Math.max(0, until - Date.now())))
     }
   }
 
@@ -451,13 +456,11 @@ export class Orchestrator {
 
   /** The saga once its runner honoured an abort (it left RUNNING) or a pause (it parked), or after `waitMs`. */
   async #whenHonoured(sagaId: string, request: 'abort' | 'pause', waitMs: number): Promise<SagaInstance> {
-    const until = Date.now() + waitMs
-    for (;;) {
-      const saga = await this.getSaga(sagaId)
-      const honoured = request === 'abort' ? saga.status !== 'RUNNING' || !saga.abortRequested : !saga.pauseRequest
-      if (honoured || Date.now() >= until) return saga
-      await delay(25)
-    }
+    // Polled more often than an outcome: the runner honours a request within one of its steps.
+    const saga = await this.#pollStore(sagaId, Date.now() + waitMs, 25, (current) =>
+      request === 'abort' ? current.status !== 'RUNNING' || !current.abortRequested : !current.pauseRequest)
+    if (!saga) throw new AppError('SAGA_NOT_FOUND')
+    return saga
   }
 
   /** A request on a saga whose owner died is honoured here: take it over and drive it. */
