@@ -79,6 +79,7 @@ export function createOrchestrator(config: Config, overrides: OrchestratorOverri
   const events = createServiceEvents({ config, schema: 'orchestrator', pool, db, redis, logger, registry: metrics.registry, ...overrides.events })
   const postgres = new PostgresSagaStore(pool, { leaseTtlMs: overrides.leaseTtlMs ?? config.SAGA_LEASE_TTL_MS, onEventsCommitted: () => events.nudge() })
   const store = overrides.wrapStore?.(postgres) ?? postgres
+  const transport = overrides.transport ?? new HttpCommandClient({ baseUrls: participantUrls(config), token: serviceTokenOf(config) })
   const mirror = redis
     ? new RedisSagaMirror(redis, { view: (saga) => orchestrator.viewOf(saga), onError: (err) => logger.debug({ err }, 'redis mirror write failed') })
     : undefined
@@ -93,7 +94,7 @@ export function createOrchestrator(config: Config, overrides: OrchestratorOverri
   const orchestrator: Orchestrator = new Orchestrator({
     store,
     registry,
-    transport: overrides.transport ?? new HttpCommandClient({ baseUrls: participantUrls(config), token: serviceTokenOf(config) }),
+    transport,
     logger,
     ...(redis && mirror ? {
       mirror,
@@ -121,6 +122,8 @@ export function createOrchestrator(config: Config, overrides: OrchestratorOverri
     async close() {
       await orchestrator.stop()
       await events.stop()
+      // The command client made here (its keep-alive connections); a given one is its owner's.
+      if (!overrides.transport && transport instanceof HttpCommandClient) await transport.close()
       if (!overrides.db) await db.$disconnect()
       if (redis && overrides.redis === undefined) redis.disconnect()
     },

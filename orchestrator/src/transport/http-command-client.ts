@@ -38,26 +38,37 @@ export class HttpCommandClient implements CommandTransport {
   readonly #clientId: string
   readonly #maxRetryAfterMs: number
   readonly #authorization: string | undefined
+  readonly #close: () => Promise<void>
 
   constructor(options: HttpCommandClientOptions) {
     this.#baseUrls = options.baseUrls
     this.#clientId = options.clientId ?? 'orchestrator'
     this.#maxRetryAfterMs = options.maxRetryAfterMs ?? 30_000
     this.#authorization = options.token ? `Bearer ${options.token}` : undefined
+    // Keep-alive either way: a saga step should not pay for a TCP handshake.
+    let transport: { httpAgent: http.Agent; httpsAgent: https.Agent } | { adapter: ReturnType<typeof undiciAdapter> }
+    if (options.adapter === 'http') {
+      const agents = { httpAgent: new http.Agent({ keepAlive: true, maxSockets: 256 }), httpsAgent: new https.Agent({ keepAlive: true, maxSockets: 256 }) }
+      transport = agents
+      this.#close = async () => { agents.httpAgent.destroy(); agents.httpsAgent.destroy() }
+    } else {
+      const adapter = undiciAdapter()
+      transport = { adapter }
+      this.#close = () => adapter.close()
+    }
     this.#http = axios.create({
-      ...(options.adapter === 'http'
-        ? {
-          // Keep-alive: a saga step should not pay for a TCP handshake.
-          httpAgent: new http.Agent({ keepAlive: true, maxSockets: 256 }),
-          httpsAgent: new https.Agent({ keepAlive: true, maxSockets: 256 }),
-        }
-        : { adapter: undiciAdapter() }),
+      ...transport,
       validateStatus: () => true,
       maxRedirects: 0,
       // Answers are read as text and parsed here, so a broken body cannot throw inside axios.
       responseType: 'text',
       transformResponse: [(data: unknown) => data],
     })
+  }
+
+  /** Closes the keep-alive connections (after the last command: the runner has stopped). */
+  close(): Promise<void> {
+    return this.#close()
   }
 
   send(command: Command, metadata: CommandMetadata): Promise<ParticipantReply> {

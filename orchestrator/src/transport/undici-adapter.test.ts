@@ -1,5 +1,5 @@
 import http from 'node:http'
-import type { AddressInfo } from 'node:net'
+import type { AddressInfo, Socket } from 'node:net'
 import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { HttpCommandClient } from './http-command-client.ts'
@@ -79,5 +79,24 @@ describe('the command client on undici', () => {
     const m = meta()
     await client().fence('stub', m)
     expect(seen.at(-1)).toMatchObject({ method: 'POST', url: `/api/idempotency-keys/${encodeURIComponent(m.idempotencyKey)}/fence`, body: '{}' })
+  })
+
+  it('keeps its connections open after a command (keep-alive, 10 s), and closes them on close()', async () => {
+    const open = new Set<Socket>()
+    const track = (socket: Socket) => {
+      open.add(socket)
+      socket.once('close', () => open.delete(socket))
+    }
+    server.on('connection', track)
+    try {
+      const own = client()
+      await own.send({ participant: 'stub', method: 'POST', path: '/keep' }, meta())
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      expect(open.size).toBeGreaterThan(0)
+      await own.close()
+      await expect.poll(() => open.size, { timeout: 5_000, interval: 20 }).toBe(0)
+    } finally {
+      server.off('connection', track)
+    }
   })
 })
