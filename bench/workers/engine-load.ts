@@ -264,7 +264,7 @@ export async function runRecovery(task: RecoveryTask, gate: Gate, progress: Prog
   const cpu = process.cpuUsage(cpuBefore)
   const statements = counting.take()
   const breakdown = { ...opened.breakdown, sagas: summary.completed }
-  const { sagaIds: _ids, stillRunningIds: _running, ...counts } = summary
+  const { sagaIds: _ids, ...counts } = summary
   const result: LoadResult = {
     kind: 'recovery',
     completed: summary.completed,

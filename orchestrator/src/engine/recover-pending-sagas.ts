@@ -58,8 +58,6 @@ export interface RecoverySummary {
   parked: number
   /** Still RUNNING/COMPENSATING when the pass ended (or, with waitForOutcome false, being driven). */
   stillRunning: number
-  /** Which ones (with waitForOutcome). */
-  stillRunningIds: string[]
   /** Taken by another runner between listing and claiming. */
   skipped: number
   /** Orphans whose definition version this process does not have: left for one that does. */
@@ -78,7 +76,9 @@ export async function recoverPendingSagas(dependencies: RecoveryDependencies, op
   const deadline = options.timeoutMs === undefined ? Infinity : now() + options.timeoutMs
   const orphans = await dependencies.store.listOrphanedSagas({ olderThanMs: options.olderThanMs ?? 0, limit: options.limit ?? 10_000, definitions: dependencies.definitions })
   const leftAlone = await dependencies.store.countOrphansOutside(dependencies.definitions)
-  const summary: RecoverySummary = { found: orphans.length, recovered: 0, completed: 0, failed: 0, compensationFailed: 0, parked: 0, stillRunning: 0, stillRunningIds: [], skipped: 0, leftAlone, sagaIds: orphans.map((o) => o.id) }
+  const summary: RecoverySummary = { found: orphans.length, recovered: 0, completed: 0, failed: 0, compensationFailed: 0, parked: 0, stillRunning: 0, skipped: 0, leftAlone, sagaIds: orphans.map((o) => o.id) }
+  /** Still RUNNING/COMPENSATING when the pass ends: being driven, or not reached before the timeout. */
+  const unfinished: string[] = []
   options.onProgress?.({ type: 'found', total: orphans.length, leftAlone })
   if (options.dryRun) return summary
 
@@ -102,14 +102,13 @@ export async function recoverPendingSagas(dependencies: RecoveryDependencies, op
       options.onProgress?.({ type: 'claimed', sagaId: orphan.id, sagaType: orphan.type })
       const run = dependencies.drive(claimed.saga, claimed.owner)
       if (options.waitForOutcome === false) {
-        summary.stillRunning++
+        unfinished.push(orphan.id)
         run.catch(() => {})
         continue
       }
       const final = await Promise.race([run.catch(() => claimed.saga), timedOut])
       if (final === 'timeout') {
-        summary.stillRunning++
-        summary.stillRunningIds.push(orphan.id)
+        unfinished.push(orphan.id)
         run.catch(() => {})
         continue
       }
@@ -118,16 +117,15 @@ export async function recoverPendingSagas(dependencies: RecoveryDependencies, op
       else if (final.status === 'COMPENSATION_FAILED') summary.compensationFailed++
       else if (final.status === 'PARKED') summary.parked++
       else {
-        summary.stillRunning++
-        summary.stillRunningIds.push(orphan.id)
+        unfinished.push(orphan.id)
       }
       options.onProgress?.({ type: 'settled', sagaId: orphan.id, status: final.status })
     }
   }
   await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 16) }, worker))
   // Orphans not reached before the timeout are as unfinished as those still being driven.
-  summary.stillRunning += queue.length
-  summary.stillRunningIds.push(...queue.map((orphan) => orphan.id))
-  if (now() >= deadline) options.onProgress?.({ type: 'timeout', stillRunning: summary.stillRunning, sagaIds: summary.stillRunningIds })
+  unfinished.push(...queue.map((orphan) => orphan.id))
+  summary.stillRunning = unfinished.length
+  if (now() >= deadline) options.onProgress?.({ type: 'timeout', stillRunning: summary.stillRunning, sagaIds: unfinished })
   return summary
 }
