@@ -107,7 +107,7 @@ export const SETTINGS = {
   DATABASE_URL: url(['postgres', 'postgresql'], { default: 'postgresql://postgres@127.0.0.1:5432/saga_orchestrator', doc: 'PostgreSQL; the database is created if missing', usedBy: 'all', secret: true }),
   DATABASE_POOL_SIZE: int({ min: 1, max: 1_000, default: 10, doc: 'connections per process', usedBy: 'all' }),
   TEST_DATABASE_URL: url(['postgres', 'postgresql'], { default: undefined, defaultDoc: 'DATABASE_URL with `_test` added to the database name', doc: 'the database `npm test` uses', usedBy: 'npm test', secret: true }),
-  REDIS_URL: url(['redis', 'rediss'], { default: 'redis://127.0.0.1:6379', allow: ['disabled'], doc: 'Redis: saga mirror, live updates, answer cache, event streams; `disabled`: none (reads and live updates from Postgres)', usedBy: 'all', secret: true }),
+  REDIS_URL: url(['redis', 'rediss'], { default: 'redis://127.0.0.1:6379', allow: ['disabled'], doc: 'Redis: saga mirror, live updates, event streams; `disabled`: none (reads and live updates from Postgres)', usedBy: 'all', secret: true }),
   HOST: text({ default: '127.0.0.1', doc: 'bind address of every service', usedBy: 'all' }),
   ...servicePorts(),
   API_TOKENS: pairs({ default: undefined, defaultDoc: 'dev tokens `dev-client`, `dev-support`, `dev-operator` (refused in production)', doc: '`role:token,...` for client, support and operator', usedBy: 'orchestrator', secret: true }),

@@ -15,7 +15,7 @@ export const REDIS_DISABLED = 'disabled'
  */
 export function redisFromConfig(config: Pick<Config, 'REDIS_URL'>, logger?: Logger): Redis | undefined {
   if (config.REDIS_URL === REDIS_DISABLED) {
-    logger?.warn('Redis disabled (REDIS_URL=disabled): no saga mirror and no answer cache; reads and live updates come from Postgres')
+    logger?.warn('Redis disabled (REDIS_URL=disabled): no saga mirror and no event streams; reads and live updates come from Postgres')
     return undefined
   }
   return createRedis({ url: config.REDIS_URL, ...(logger ? { logger } : {}) })

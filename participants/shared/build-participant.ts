@@ -132,10 +132,8 @@ export async function buildParticipant(options: ParticipantOptions): Promise<Fas
     rateLimitWindowMs: config.RATE_LIMIT_WINDOW_MS,
   })
   await app.register(idempotency, {
-    service: options.name,
     schema: options.schema,
     db,
-    redis,
     transactionTimeoutMs: options.transactionTimeoutMs,
     onCommitted: options.onCommitted ?? faultFromConfig(config),
   })

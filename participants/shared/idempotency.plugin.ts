@@ -3,20 +3,13 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, RouteHandlerMethod 
 import fp from 'fastify-plugin'
 import type { Prisma, PrismaClient } from '../../platform/database.ts'
 import { AppError, type ErrorBody } from '../../platform/errors.ts'
-import { type Redis, tryRedis } from '../../platform/redis.ts'
 import { canonicalJson } from '../../platform/canonical-json.ts'
 import { HEADERS, idempotencyKeyOf } from '../../platform/request-context.ts'
 
 export interface IdempotencyOptions {
-  /** Service name, part of the Redis cache key. */
-  service: string
   /** Postgres schema holding this service's `idempotency_keys` table. */
   schema: string
   db: PrismaClient
-  /** Cache for completed responses. Optional: Postgres alone is the truth. */
-  redis?: Redis | undefined
-  /** How long Redis keeps a completed response. Default: 86400 s (24 h). */
-  cacheTtlSeconds?: number
   /** Longest a command's transaction may run. Default: 15000 ms. */
   transactionTimeoutMs?: number
   /**
@@ -63,8 +56,11 @@ export const MAX_ENCODED_KEY_LENGTH = 3 * MAX_KEY_LENGTH
  * service's `idempotency_keys` table, so the effect and the record commit or vanish together.
  * A transaction-scoped advisory lock on the key turns a concurrent duplicate into
  * 409 REQUEST_IN_PROGRESS instead of a second execution. A business rejection (an AppError
- * below 500) rolls the handler's writes back to a savepoint and is stored like a success; any
- * other failure rolls everything back and stores nothing, so a retry runs the command again.
+ * below 500) rolls the handler's writes back and is stored like a success, in a transaction of
+ * its own (rejections are rare: the path every command takes has no savepoint); any other
+ * failure rolls everything back and stores nothing, so a retry runs the command again.
+ * Postgres alone holds the answers: a replay costs what a first request's lookup costs, and a
+ * first request (nearly every request) costs no cache round trips.
  *
  * Keys belong to the authenticated caller (`request.caller`, from its service token): two
  * callers never see or block each other's keys, and no header a caller chooses changes whose
@@ -73,10 +69,7 @@ export const MAX_ENCODED_KEY_LENGTH = 3 * MAX_KEY_LENGTH
  */
 async function idempotencyPlugin(app: FastifyInstance, options: IdempotencyOptions): Promise<void> {
   const table = `"${options.schema}"."idempotency_keys"`
-  const ttl = options.cacheTtlSeconds ?? 86_400
   const timeout = options.transactionTimeoutMs ?? 15_000
-  // A caller's name has no ':' (SERVICE_TOKENS lists caller:token), so the parts cannot blur.
-  const cacheKey = (caller: string, key: string) => `idem:${options.service}:${caller}:${key}`
 
   /** The key's advisory lock, held until the transaction ends; 409 while another holds it. */
   async function lockKey(tx: Prisma.TransactionClient, caller: string, key: string): Promise<void> {
@@ -123,41 +116,60 @@ async function idempotencyPlugin(app: FastifyInstance, options: IdempotencyOptio
     const caller = callerOf(request)
     const fingerprint = fingerprintOf(request)
 
-    // Only answers are cached, never fences: a fenced key always reaches Postgres.
-    const cached = await tryRedis(options.redis, (redis) => redis.get(cacheKey(caller, key)))
-    if (cached) return answer(reply, JSON.parse(cached) as StoredResponse, fingerprint, true)
-
-    const outcome = await options.db.$transaction(async (tx) => {
-      await lockKey(tx, caller, key)
-      const existing = await findRecord(tx, caller, key)
-      if (existing?.fenced) throw new AppError('IDEMPOTENCY_KEY_FENCED')
-      if (existing) return { stored: existing, replayed: true }
-
-      await tx.$executeRawUnsafe('SAVEPOINT idempotent_command')
-      request.tx = tx
-      let result: Omit<StoredResponse, 'fingerprint'>
-      try {
-        const body = await handler.call(this, request, reply)
-        result = { status: reply.statusCode, body: body ?? null }
-      } catch (error) {
-        if (!(error instanceof AppError) || !error.isRejection) throw error
-        await tx.$executeRawUnsafe('ROLLBACK TO SAVEPOINT idempotent_command')
-        result = { status: error.statusCode, body: error.toBody() satisfies ErrorBody }
-      }
-      // The first answer is the body as jsonb gives it back (jsonb reorders object keys), so
-      // that it is byte-for-byte the answer every replay, from Postgres or Redis, will send.
-      const [stored] = await tx.$queryRawUnsafe<StoredResponse[]>(
-        `INSERT INTO ${table} (caller, key, fingerprint, status, body) VALUES ($1, $2, $3, $4, $5::jsonb)
-         RETURNING fingerprint, status, body`,
-        caller, key, fingerprint, result.status, JSON.stringify(result.body))
-      return { stored: stored!, replayed: false }
-    }, { timeout, maxWait: timeout })
-
-    if (outcome.stored.fingerprint === fingerprint) {
-      void tryRedis(options.redis, (redis) => redis.set(cacheKey(caller, key), JSON.stringify(outcome.stored), 'EX', ttl))
+    let outcome: { stored: StoredResponse; replayed: boolean }
+    try {
+      outcome = await options.db.$transaction(async (tx) => {
+        const existing = await claimKey(tx, caller, key)
+        if (existing) return { stored: existing, replayed: true }
+        request.tx = tx
+        let body: unknown
+        try {
+          body = await handler.call(this, request, reply)
+        } catch (error) {
+          // Out of the transaction, so that everything the handler wrote is rolled back.
+          if (error instanceof AppError && error.isRejection) throw new Refusal(error)
+          throw error
+        }
+        return { stored: await storeAnswer(tx, caller, key, { fingerprint, status: reply.statusCode, body: body ?? null }), replayed: false }
+      }, { timeout, maxWait: timeout })
+    } catch (error) {
+      if (!(error instanceof Refusal)) throw error
+      // A refusal is stored like a success, in a transaction of its own that claims the key
+      // again: a duplicate that arrived in between either holds the key now (409) or has
+      // stored its own answer (which this request then answers, like every later one).
+      const refusal = { fingerprint, status: error.cause.statusCode, body: error.cause.toBody() satisfies ErrorBody }
+      outcome = await options.db.$transaction(async (tx) => {
+        const existing = await claimKey(tx, caller, key)
+        if (existing) return { stored: existing, replayed: true }
+        return { stored: await storeAnswer(tx, caller, key, refusal), replayed: false }
+      }, { timeout, maxWait: timeout })
     }
+
     if (!outcome.replayed) await options.onCommitted?.(request)
     return answer(reply, outcome.stored, fingerprint, outcome.replayed)
+  }
+
+  /**
+   * Takes the key for this transaction and returns its stored answer, if any: 409
+   * REQUEST_IN_PROGRESS while another request holds it, IDEMPOTENCY_KEY_FENCED once fenced.
+   */
+  async function claimKey(tx: Prisma.TransactionClient, caller: string, key: string): Promise<StoredResponse | undefined> {
+    await lockKey(tx, caller, key)
+    const existing = await findRecord(tx, caller, key)
+    if (existing?.fenced) throw new AppError('IDEMPOTENCY_KEY_FENCED')
+    return existing
+  }
+
+  /**
+   * Stores the first answer under the key, with its lock held. Returned as jsonb gives it back
+   * (jsonb reorders object keys), so that it is byte-for-byte the answer every replay sends.
+   */
+  async function storeAnswer(tx: Prisma.TransactionClient, caller: string, key: string, answer: StoredResponse): Promise<StoredResponse> {
+    const [stored] = await tx.$queryRawUnsafe<StoredResponse[]>(
+      `INSERT INTO ${table} (caller, key, fingerprint, status, body) VALUES ($1, $2, $3, $4, $5::jsonb)
+       RETURNING fingerprint, status, body`,
+      caller, key, answer.fingerprint, answer.status, JSON.stringify(answer.body))
+    return stored!
   }
 
   // The fence: settles a command whose outcome the caller does not know (a timeout, a dropped
@@ -190,6 +202,13 @@ async function idempotencyPlugin(app: FastifyInstance, options: IdempotencyOptio
 function callerOf(request: FastifyRequest): string {
   if (!request.caller) throw new AppError('UNAUTHORIZED')
   return request.caller
+}
+
+/** A business rejection by the handler, carried out of its transaction to be stored. */
+class Refusal extends Error {
+  constructor(override readonly cause: AppError) {
+    super(cause.message)
+  }
 }
 
 function answer(reply: FastifyReply, stored: StoredResponse, fingerprint: string, replayed: boolean) {

@@ -99,7 +99,7 @@ export async function chooseServers(purpose: Purpose, options: ChooseOptions = {
   if (isSet(env.REDIS_URL)) {
     redisUrl = config.REDIS_URL
     if (redisUrl === REDIS_DISABLED) {
-      lines.push(`${label('Redis')} disabled (REDIS_URL=disabled): no saga mirror, no answer cache; reads and live updates from Postgres`)
+      lines.push(`${label('Redis')} disabled (REDIS_URL=disabled): no saga mirror, no event streams; reads and live updates from Postgres`)
     } else {
       lines.push(`${label('Redis')} ${safeUrl(redisUrl)} (REDIS_URL)`)
       if (!(await reachable(redisUrl, 6379))) {
@@ -122,7 +122,7 @@ export async function chooseServers(purpose: Purpose, options: ChooseOptions = {
       if (!(error instanceof EmbeddedRedisUnavailable)) throw error
       redisUrl = REDIS_DISABLED
       lines.push(`${label('Redis')} disabled: nothing answers on 127.0.0.1:6379, REDIS_URL is unset and ${error.message}; ` +
-        'no saga mirror, no answer cache; reads and live updates from Postgres')
+        'no saga mirror, no event streams; reads and live updates from Postgres')
     }
   }
 

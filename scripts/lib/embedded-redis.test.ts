@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { loadConfig } from '../../platform/config.ts'
 import { type EmbeddedRedis, startEmbeddedRedis } from './embedded-redis.ts'
 
-// Every Redis command the project uses (the saga mirror, the answer cache, live updates, the
+// Every Redis command the project uses (the saga mirror and its view cache, live updates, the
 // tests) and the stream consumer-group commands the domain-event outbox will use, run as one
 // script against the embedded server and, when one is reachable, against the real Redis the
 // suite is configured with. The two must answer alike: the embedded server is only a default
