@@ -49,4 +49,29 @@ describe('the Redis saga mirror', () => {
     const entries = await redis.xrange(SAGA_EVENTS_STREAM, '-', '+')
     expect(entries.filter(([, fields]) => fields[1] === finished).map(([, fields]) => fields[5])).toEqual(['COMPLETED'])
   })
+
+  it('sends the transitions that arrive together in one MULTI, each saga\'s in the order it made them', async () => {
+    const counted = createRedis({ url: server.url })
+    if (counted.status !== 'ready') await once(counted, 'ready')
+    let multis = 0
+    const multi = counted.multi.bind(counted)
+    counted.multi = ((...args: Parameters<typeof multi>) => { multis++; return multi(...args) }) as typeof counted.multi
+    try {
+      const mirror = new RedisSagaMirror(counted, { view: (saga) => ({ sagaId: saga.id, status: saga.status, version: saga.version }) })
+      const sagas = Array.from({ length: 10 }, () => randomUUID())
+      // Five transitions of each of ten sagas, none waiting for the one before (as the runner does).
+      await Promise.all(sagas.flatMap((sagaId) => [1, 2, 3, 4, 5].map((version) =>
+        mirror.publish(transition(sagaId, version === 5 ? 'COMPLETED' : 'RUNNING', version)))))
+
+      expect(multis).toBeGreaterThan(1)
+      expect(multis).toBeLessThanOrEqual(10)
+      const entries = await redis.xrange(SAGA_EVENTS_STREAM, '-', '+')
+      for (const sagaId of sagas) {
+        expect(await redis.get(SAGA_KEY(sagaId))).toBe(JSON.stringify({ sagaId, status: 'COMPLETED', version: 5 }))
+        expect(entries.filter(([, fields]) => fields[1] === sagaId).map(([, fields]) => fields[11])).toEqual(['1', '2', '3', '4', '5'])
+      }
+    } finally {
+      counted.disconnect()
+    }
+  })
 })

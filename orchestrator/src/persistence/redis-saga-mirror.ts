@@ -1,6 +1,7 @@
 import type { Redis } from '../../../platform/redis.ts'
 import type { SagaMirror, Transition } from '../engine/ports.ts'
 import { isTerminal, type SagaInstance } from '../engine/saga-instance.ts'
+import { GroupCommit } from './group-commit.ts'
 
 export const SAGA_KEY = (sagaId: string) => `saga:${sagaId}`
 export const SAGA_EVENTS_STREAM = 'saga:events'
@@ -25,11 +26,16 @@ interface Write {
   sagaId: string
   view: string
   entry: string[]
+  /** COMPLETED or FAILED: kept for later when it cannot be written now. */
+  final: boolean
 }
 
 /**
  * Mirrors every transition to Redis: the saga's view under saga:{id}, one entry on the
- * saga:events stream, and a publish on the saga's channel for live pages. One round trip.
+ * saga:events stream, and a publish on the saga's channel for live pages. The writes of
+ * transitions that arrive while one is on its way go together in the next MULTI (the group
+ * commit of group-commit.ts, one batch at a time): one round trip for many sagas under load,
+ * none added when idle, and a saga's writes in the order it made them.
  * While Redis is down it writes nothing (ioredis fails at once with no offline queue), except
  * that a saga's final transition (COMPLETED, FAILED) is kept and written once Redis is ready
  * again (or, after a failed write, shortly after): the mirror of every saga that finished here
@@ -44,6 +50,7 @@ export class RedisSagaMirror implements SagaMirror {
   readonly #retryMs: number
   /** Final writes not made yet, by saga id, oldest first. */
   readonly #unwritten = new Map<string, Write>()
+  readonly #live: GroupCommit<Write, undefined>
   #retry: NodeJS.Timeout | undefined
   #catchingUp = false
 
@@ -52,6 +59,7 @@ export class RedisSagaMirror implements SagaMirror {
     this.#maxLength = options.streamMaxLength ?? 1_000_000
     this.#maxUnwritten = options.maxUnwritten ?? 10_000
     this.#retryMs = options.retryMs ?? 1_000
+    this.#live = new GroupCommit((writes) => this.#sendLive(writes), (write) => write.sagaId, { maxConcurrent: 1, maxBatch: 200 })
     redis.on('ready', () => void this.#catchUp())
   }
 
@@ -66,21 +74,26 @@ export class RedisSagaMirror implements SagaMirror {
       view: JSON.stringify(this.options.view(saga)),
       entry: ['sagaId', saga.id, 'type', saga.type, 'status', saga.status, 'state', saga.state,
         'event', event.type, 'version', String(saga.version), 'step', stepName ?? '', 'at', saga.updatedAt.toISOString()],
+      final: isTerminal(saga.status),
     }
-    const final = isTerminal(saga.status)
     if (this.redis.status !== 'ready') {
-      if (final) this.#keep(write)
+      if (write.final) this.#keep(write)
       return
     }
+    await this.#live.submit(write)
+  }
+
+  /** One batch of live writes; a failed one keeps its final views for later, and fails no caller. */
+  async #sendLive(writes: Write[]): Promise<undefined[]> {
     try {
-      await this.#send([write], true)
+      await this.#send(writes, true)
     } catch (error) {
-      if (final) {
-        this.#keep(write)
-        this.#retryLater()
-      }
+      const finals = writes.filter((write) => write.final)
+      for (const write of finals) this.#keep(write)
+      if (finals.length) this.#retryLater()
       this.options.onError?.(error)
     }
+    return writes.map(() => undefined)
   }
 
   #send(writes: Write[], live: boolean): Promise<unknown> {
