@@ -1,5 +1,5 @@
 import type { Logger } from 'pino'
-import { Gauge } from 'prom-client'
+import { Counter, Gauge } from 'prom-client'
 import type { Config } from '../../../platform/config.ts'
 import { createDatabase, poolOf, type PrismaClient } from '../../../platform/database.ts'
 import { createServiceEvents, type ServiceEvents } from '../../../platform/events/service-events.ts'
@@ -91,6 +91,7 @@ export function createOrchestrator(config: Config, overrides: OrchestratorOverri
       collect() { this.set(mirror.unwritten) },
     })
   }
+  const repairs = mirror ? mirrorRepairs(postgres, mirror, logger, metrics) : undefined
   const orchestrator: Orchestrator = new Orchestrator({
     store,
     registry,
@@ -106,6 +107,8 @@ export function createOrchestrator(config: Config, overrides: OrchestratorOverri
       metrics.recoveryRuns.inc({ trigger })
       metrics.leaseTakeovers.inc(summary.recovered)
       metrics.sagasLeftAlone.set(summary.leftAlone)
+      if (trigger === 'boot') repairs?.schedule()
+      else if (summary.recovered) repairs?.schedule(summary.sagaIds)
     },
     ...(overrides.instanceId ? { instanceId: overrides.instanceId } : {}),
     leaseTtlMs: overrides.leaseTtlMs ?? config.SAGA_LEASE_TTL_MS,
@@ -120,12 +123,55 @@ export function createOrchestrator(config: Config, overrides: OrchestratorOverri
     events,
     analytics: new AnalyticsClient({ baseUrl: overrides.analyticsUrl ?? serviceUrl('analytics', config), token: serviceTokenOf(config) }),
     async close() {
+      repairs?.stop()
       await orchestrator.stop()
       await events.stop()
       // The command client made here (its keep-alive connections); a given one is its owner's.
       if (!overrides.transport && transport instanceof HttpCommandClient) await transport.close()
       if (!overrides.db) await db.$disconnect()
       if (redis && overrides.redis === undefined) redis.disconnect()
+    },
+  }
+}
+
+/** How long a repair waits after its pass: any live orchestrator's own mirror writes land first. */
+const MIRROR_REPAIR_GRACE_MS = 2_000
+
+/**
+ * The mirror's repairs. An orchestrator killed between a saga's final commit and its mirror
+ * write leaves saga:{id} stale for good: nothing writes a finished saga's view again, and
+ * recovery takes over only unfinished sagas. So the recovery pass that starts this process,
+ * and each pass that takes a stopped orchestrator's sagas over, has the finished sagas around
+ * where that one stopped in the event log (the log's end at boot, else the taken-over sagas'
+ * last entries) looked at, and the views Redis does not show finished written, after a grace.
+ */
+function mirrorRepairs(store: PostgresSagaStore, mirror: RedisSagaMirror, logger: Logger, metrics: Metrics) {
+  const repaired = new Counter({
+    name: 'saga_mirror_repaired_total',
+    help: 'Finished sagas whose stale Redis mirror entry (left by an orchestrator that stopped between commit and mirror write) was written again',
+    registers: [metrics.registry],
+  })
+  const timers = new Set<NodeJS.Timeout>()
+  let stopped = false
+  return {
+    schedule(sagaIds?: readonly string[]): void {
+      if (stopped) return
+      const found = store.finishedNear(sagaIds ? { sagaIds } : {})
+      found.catch(() => undefined)
+      const timer = setTimeout(() => {
+        timers.delete(timer)
+        found.then((finished) => mirror.repair(finished)).then((written) => {
+          repaired.inc(written)
+          if (written) logger.info({ written }, 'wrote the Redis views of finished sagas a stopped orchestrator had not mirrored')
+        }, (err: unknown) => {
+          if (!stopped) logger.warn({ err }, 'mirror repair failed')
+        })
+      }, MIRROR_REPAIR_GRACE_MS).unref()
+      timers.add(timer)
+    },
+    stop(): void {
+      stopped = true
+      for (const timer of timers) clearTimeout(timer)
     },
   }
 }

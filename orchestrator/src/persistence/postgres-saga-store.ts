@@ -7,7 +7,7 @@ import type {
   AuditEntry, CreateResult, DefinitionRef, DomainEvent, LeaseOwner, NewSaga, Orphan, PendingRequests, SagaEventRecord, SagaQueries,
   SagaQuery, SagaRepository, SagaSummary, Transition,
 } from '../engine/ports.ts'
-import { ACTIVE_STATUSES, SAGA_STATUSES, type SagaInstance, type SagaStatus } from '../engine/saga-instance.ts'
+import { ACTIVE_STATUSES, SAGA_STATUSES, TERMINAL_STATUSES, type SagaInstance, type SagaStatus } from '../engine/saga-instance.ts'
 import { GroupCommit, type GroupCommitOptions, type Outcomes } from './group-commit.ts'
 import { decodeCursor, encodeCursor } from './saga-cursor.ts'
 import { SAGA_COLUMNS, type SagaRow, toInstance } from './saga-rows.ts'
@@ -33,6 +33,14 @@ const ONE_EVENT_SHAPE: Same<DomainEvent, PublishedEvent> = true
 void ONE_EVENT_SHAPE
 const COLUMNS = sql.raw(SAGA_COLUMNS)
 const ACTIVE = [...ACTIVE_STATUSES]
+const TERMINAL = [...TERMINAL_STATUSES]
+
+/** A finished saga and the transition that finished it (see finishedNear). */
+export interface FinishedSaga {
+  saga: SagaInstance
+  eventType: string
+  stepName: string | undefined
+}
 
 /**
  * Sagas in Postgres, the source of truth, in one SQL style: statements written as `sql`
@@ -306,6 +314,32 @@ export class PostgresSagaStore implements SagaRepository, SagaQueries {
     const rows = await this.#rows<{ code: string; count: number }>(sql`
       SELECT incident_code AS code, count(*)::int AS count FROM ${SAGAS} WHERE incident_code IS NOT NULL GROUP BY incident_code`)
     return Object.fromEntries(rows.map((row) => [row.code, row.count]))
+  }
+
+  /**
+   * The finished sagas whose final transition is among the `span` entries either side of a
+   * place in the event log: its end, or the last entry of any of `sagaIds` (sagas a stopped
+   * orchestrator was driving, so about where it stopped). Those are the sagas an orchestrator
+   * killed between a final commit and its mirror write may have left stale in Redis.
+   */
+  async finishedNear(options: { sagaIds?: readonly string[]; span?: number } = {}): Promise<FinishedSaga[]> {
+    const span = options.span ?? 2_000
+    const place = options.sagaIds
+      ? sql`SELECT max(id) FROM ${EVENTS} WHERE saga_id = ANY(${[...options.sagaIds]}::uuid[])`
+      : sql`SELECT max(id) FROM ${EVENTS}`
+    const finals = await this.#rows<{ saga_id: string; type: string; step: string | null }>(sql`
+      SELECT DISTINCT ON (e.saga_id) e.saga_id::text AS saga_id, e.type, e.step
+        FROM ${EVENTS} e, (${place}) AS p(at)
+       WHERE e.id BETWEEN p.at - ${span} AND p.at + ${span} AND e.status = ANY(${TERMINAL}::text[])
+       ORDER BY e.saga_id, e.id DESC`)
+    if (!finals.length) return []
+    const rows = await this.#rows<SagaRow>(sql`
+      SELECT ${COLUMNS} FROM ${SAGAS} WHERE id = ANY(${finals.map((f) => f.saga_id)}::uuid[]) AND status = ANY(${TERMINAL}::text[])`)
+    const byId = new Map(finals.map((f) => [f.saga_id, f]))
+    return rows.map((row) => {
+      const final = byId.get(row.id)!
+      return { saga: toInstance(row), eventType: final.type, stepName: final.step ?? undefined }
+    })
   }
 
   async listEvents(sagaId: string): Promise<SagaEventRecord[]> {

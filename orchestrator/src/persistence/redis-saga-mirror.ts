@@ -69,18 +69,43 @@ export class RedisSagaMirror implements SagaMirror {
   }
 
   async publish({ saga, event, stepName }: Transition): Promise<void> {
-    const write: Write = {
-      sagaId: saga.id,
-      view: JSON.stringify(this.options.view(saga)),
-      entry: ['sagaId', saga.id, 'type', saga.type, 'status', saga.status, 'state', saga.state,
-        'event', event.type, 'version', String(saga.version), 'step', stepName ?? '', 'at', saga.updatedAt.toISOString()],
-      final: isTerminal(saga.status),
-    }
+    const write = this.#writeOf(saga, event.type, stepName)
     if (this.redis.status !== 'ready') {
       if (write.final) this.#keep(write)
       return
     }
     await this.#live.submit(write)
+  }
+
+  /**
+   * Writes the views of finished sagas that Redis does not show finished: those an
+   * orchestrator killed between a saga's final commit and its mirror write left stale, since
+   * nothing writes a finished saga's view again. Each entry is read first, so a view already
+   * written is not written twice (nor its stream entry added again). Answers how many it wrote.
+   */
+  async repair(finished: readonly { saga: SagaInstance; eventType: string; stepName?: string | undefined }[]): Promise<number> {
+    let written = 0
+    for (let start = 0; start < finished.length && this.redis.status === 'ready'; start += 200) {
+      const batch = finished.slice(start, start + 200)
+      const pipeline = this.redis.pipeline()
+      for (const { saga } of batch) pipeline.get(SAGA_KEY(saga.id))
+      const views = (await pipeline.exec()) ?? []
+      const stale = batch.filter((_, index) => !showsFinished(views[index]?.[1]))
+      if (!stale.length) continue
+      await this.#send(stale.map(({ saga, eventType, stepName }) => this.#writeOf(saga, eventType, stepName)), true)
+      written += stale.length
+    }
+    return written
+  }
+
+  #writeOf(saga: SagaInstance, eventType: string, stepName: string | undefined): Write {
+    return {
+      sagaId: saga.id,
+      view: JSON.stringify(this.options.view(saga)),
+      entry: ['sagaId', saga.id, 'type', saga.type, 'status', saga.status, 'state', saga.state,
+        'event', eventType, 'version', String(saga.version), 'step', stepName ?? '', 'at', saga.updatedAt.toISOString()],
+      final: isTerminal(saga.status),
+    }
   }
 
   /** One batch of live writes; a failed one keeps its final views for later, and fails no caller. */
@@ -136,6 +161,17 @@ export class RedisSagaMirror implements SagaMirror {
     } finally {
       this.#catchingUp = false
     }
+  }
+}
+
+/** Whether a saga:{id} value is the view of a finished saga. */
+function showsFinished(value: unknown): boolean {
+  if (typeof value !== 'string') return false
+  try {
+    const { status } = JSON.parse(value) as { status?: unknown }
+    return typeof status === 'string' && isTerminal(status as SagaInstance['status'])
+  } catch {
+    return false
   }
 }
 
