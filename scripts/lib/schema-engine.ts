@@ -76,11 +76,23 @@ export async function readMigrationList(): Promise<MigrationList> {
  * PrismaPg that remembers the connections it opened: freeing the wasm engine does not close
  * them, and one of them holds the migration advisory lock until it is closed, which would
  * block every other process migrating the same database.
+ *
+ * Its connections also run a migration script as one simple query, as Postgres takes a script
+ * (and as Prisma's native engine sends one): the adapter's own executeScript cuts the script at
+ * every ';', which breaks any statement with a ';' inside it, such as a function body.
  */
 class ClosablePrismaPg extends PrismaPg {
   readonly #opened: { dispose(): Promise<void> }[] = []
   override async connect() {
     const adapter = await super.connect()
+    const inner = adapter as unknown as { client: { query(text: string): Promise<unknown> }; onError(error: unknown): never }
+    adapter.executeScript = async (script: string) => {
+      try {
+        await inner.client.query(script)
+      } catch (error) {
+        inner.onError(error)
+      }
+    }
     this.#opened.push(adapter)
     return adapter
   }
