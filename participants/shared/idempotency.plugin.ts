@@ -71,24 +71,21 @@ async function idempotencyPlugin(app: FastifyInstance, options: IdempotencyOptio
   const table = `"${options.schema}"."idempotency_keys"`
   const timeout = options.transactionTimeoutMs ?? 15_000
 
-  /** The key's advisory lock, held until the transaction ends; 409 while another holds it. */
-  async function lockKey(tx: Prisma.TransactionClient, caller: string, key: string): Promise<void> {
-    const [lock] = await tx.$queryRawUnsafe<{ locked: boolean }[]>(
-      'SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0)) AS locked', `${options.schema}\n${caller}\n${key}`)
-    if (!lock?.locked) throw new AppError('REQUEST_IN_PROGRESS')
-  }
+  const claimFunction = `"${options.schema}".claim_idempotency_key`
 
   /**
-   * The key's record. Called only with the key's lock held, as a statement of its own, so
-   * that (READ COMMITTED) its snapshot is taken after the lock: in the same statement as the
-   * lock, a request arriving just as another one under the key commits would get the lock yet
-   * not see that commit's record (Postgres makes a commit visible before it releases the
-   * commit's locks, so a snapshot taken after the lock always sees it).
+   * Takes the key's advisory lock for this transaction (409 REQUEST_IN_PROGRESS while another
+   * request holds it) and reads its record, in one round trip. The read must see every record
+   * committed before the lock was granted, which a plain statement's snapshot, taken before
+   * the lock, does not promise: the schema's `claim_idempotency_key` function reads with a
+   * snapshot of its own (see its migration, 20261201174500).
    */
-  async function findRecord(tx: Prisma.TransactionClient, caller: string, key: string): Promise<KeyRecord | undefined> {
-    const [row] = await tx.$queryRawUnsafe<(StoredResponse & { fenced: boolean })[]>(
-      `SELECT fingerprint, status, body, fenced_at IS NOT NULL AS fenced FROM ${table} WHERE caller = $1 AND key = $2`, caller, key)
-    return row as KeyRecord | undefined
+  async function claimKey(tx: Prisma.TransactionClient, caller: string, key: string): Promise<KeyRecord | undefined> {
+    const [claim] = await tx.$queryRawUnsafe<({ locked: boolean } & (StoredResponse & { fenced: boolean } | { fenced: boolean; fingerprint: null }))[]>(
+      `SELECT locked, fenced, fingerprint, status, body FROM ${claimFunction}($1, $2)`, caller, key)
+    if (!claim?.locked) throw new AppError('REQUEST_IN_PROGRESS')
+    if (claim.fenced) return { fenced: true }
+    return claim.fingerprint === null ? undefined : { fenced: false, fingerprint: claim.fingerprint, status: claim.status, body: claim.body }
   }
 
   app.decorateRequest('tx', null as unknown as Prisma.TransactionClient)
@@ -119,7 +116,7 @@ async function idempotencyPlugin(app: FastifyInstance, options: IdempotencyOptio
     let outcome: { stored: StoredResponse; replayed: boolean }
     try {
       outcome = await options.db.$transaction(async (tx) => {
-        const existing = await claimKey(tx, caller, key)
+        const existing = await answerOf(tx, caller, key)
         if (existing) return { stored: existing, replayed: true }
         request.tx = tx
         let body: unknown
@@ -139,7 +136,7 @@ async function idempotencyPlugin(app: FastifyInstance, options: IdempotencyOptio
       // stored its own answer (which this request then answers, like every later one).
       const refusal = { fingerprint, status: error.cause.statusCode, body: error.cause.toBody() satisfies ErrorBody }
       outcome = await options.db.$transaction(async (tx) => {
-        const existing = await claimKey(tx, caller, key)
+        const existing = await answerOf(tx, caller, key)
         if (existing) return { stored: existing, replayed: true }
         return { stored: await storeAnswer(tx, caller, key, refusal), replayed: false }
       }, { timeout, maxWait: timeout })
@@ -149,15 +146,11 @@ async function idempotencyPlugin(app: FastifyInstance, options: IdempotencyOptio
     return answer(reply, outcome.stored, fingerprint, outcome.replayed)
   }
 
-  /**
-   * Takes the key for this transaction and returns its stored answer, if any: 409
-   * REQUEST_IN_PROGRESS while another request holds it, IDEMPOTENCY_KEY_FENCED once fenced.
-   */
-  async function claimKey(tx: Prisma.TransactionClient, caller: string, key: string): Promise<StoredResponse | undefined> {
-    await lockKey(tx, caller, key)
-    const existing = await findRecord(tx, caller, key)
-    if (existing?.fenced) throw new AppError('IDEMPOTENCY_KEY_FENCED')
-    return existing
+  /** The key's stored answer, if any, with the key held; IDEMPOTENCY_KEY_FENCED once fenced. */
+  async function answerOf(tx: Prisma.TransactionClient, caller: string, key: string): Promise<StoredResponse | undefined> {
+    const record = await claimKey(tx, caller, key)
+    if (record?.fenced) throw new AppError('IDEMPOTENCY_KEY_FENCED')
+    return record
   }
 
   /**
@@ -188,8 +181,7 @@ async function idempotencyPlugin(app: FastifyInstance, options: IdempotencyOptio
     const caller = callerOf(request)
     const { key } = request.params
     return options.db.$transaction(async (tx) => {
-      await lockKey(tx, caller, key)
-      const existing = await findRecord(tx, caller, key)
+      const existing = await claimKey(tx, caller, key)
       if (existing && !existing.fenced) return { applied: true, status: existing.status, body: existing.body }
       // No conflict is possible: only a holder of the key's lock writes its record.
       if (!existing) await tx.$executeRawUnsafe(`INSERT INTO ${table} (caller, key, fenced_at) VALUES ($1, $2, now())`, caller, key)
