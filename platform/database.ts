@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { PrismaPg } from '@prisma/adapter-pg'
 import pg from 'pg'
 import { PrismaClient } from '../generated/prisma/client.ts'
@@ -46,9 +47,33 @@ export function createDatabase(options: DatabaseOptions = {}): PrismaClient {
 export function databaseOnPool(pool: pg.Pool): PrismaClient {
   pool.on('error', ignoreConnectionError)
   pool.on('connect', (client) => client.on('error', ignoreConnectionError))
-  const client = new PrismaClient({ adapter: new PrismaPg(pool, { disposeExternalPool: true }) })
+  const client = new PrismaClient({ adapter: new PrismaPg(pool, { disposeExternalPool: true, statementNameGenerator: preparedStatementNames() }) })
   pools.set(client, pool)
   return client
+}
+
+/** Distinct statements a client prepares at most; any beyond go unprepared, as all did before. */
+const MAX_PREPARED = 1_000
+
+/**
+ * Names every statement Prisma sends after its text, so that each connection parses and plans
+ * it once and then only binds and executes it: measured here on a command-like transaction
+ * (BEGIN, findUnique, updateMany, a raw call, COMMIT), a third less Postgres CPU and a fifth
+ * less client CPU than unnamed statements. pg keeps the statements a connection prepared for
+ * the connection's life, so the names are capped: statements built with a varying number of
+ * parameters cannot make that grow without bound (past the cap, '' asks for the unnamed one).
+ */
+function preparedStatementNames(): (query: { sql: string }) => string {
+  const names = new Map<string, string>()
+  return ({ sql }) => {
+    let name = names.get(sql)
+    if (name === undefined && names.size < MAX_PREPARED) {
+      name = `prisma_${createHash('sha1').update(sql).digest('hex').slice(0, 20)}`
+      names.set(sql, name)
+    }
+    // '' is the unnamed statement: parsed for this execution only.
+    return name ?? ''
+  }
 }
 
 /**
