@@ -6,7 +6,7 @@ import { createDatabase, poolOf, type PrismaClient } from '../../platform/databa
 import type { EventConsumer } from '../../platform/events/event-consumer.ts'
 import { createServiceEvents, type ServiceEvents } from '../../platform/events/service-events.ts'
 import { frameworkErrors, installErrorHandling } from '../../platform/http-errors.ts'
-import { installRequestLog } from '../../platform/request-log.ts'
+import { OneLinePerRequest } from '../../platform/request-log.ts'
 import { createLogger } from '../../platform/logger.ts'
 import { registerReadiness } from '../../platform/readiness.ts'
 import { redisFromConfig, type Redis } from '../../platform/redis.ts'
@@ -83,7 +83,7 @@ export async function buildParticipant(options: ParticipantOptions): Promise<Fas
     childLoggerFactory: (parent, bindings, childOptions, raw) =>
       parent.child({ ...bindings, ...requestBindings(raw as FastifyRequest['raw']) }, childOptions),
     frameworkErrors,
-    disableRequestLogging: true,
+    logController: new OneLinePerRequest(),
     // Room for an Idempotency-Key in a path (the fence's), percent-encoded; uuids and user ids
     // are much shorter and their schemas say so.
     routerOptions: { maxParamLength: MAX_ENCODED_KEY_LENGTH },
@@ -93,7 +93,6 @@ export async function buildParticipant(options: ParticipantOptions): Promise<Fas
   app.decorate('redis', redis)
   app.decorateRequest('eventsEmitted', false)
   installErrorHandling(app)
-  installRequestLog(app)
   installValidation(app)
 
   let events: ServiceEvents | undefined

@@ -2,7 +2,7 @@ import helmet from '@fastify/helmet'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import { type Config, loadConfig } from '../../../platform/config.ts'
 import { frameworkErrors, installErrorHandling } from '../../../platform/http-errors.ts'
-import { installRequestLog } from '../../../platform/request-log.ts'
+import { OneLinePerRequest } from '../../../platform/request-log.ts'
 import { requestBindings } from '../../../platform/request-context.ts'
 import { installValidation } from '../../../platform/validation.ts'
 import { createOrchestrator, type OrchestratorOverrides } from '../application/create-orchestrator.ts'
@@ -71,13 +71,12 @@ export async function buildOrchestratorApp(options: OrchestratorAppOptions = {})
     bodyLimit: 64 * 1024,
     childLoggerFactory: (parent, bindings, childOptions, raw) => parent.child({ ...bindings, ...requestBindings(raw as never) }, childOptions),
     frameworkErrors,
-    disableRequestLogging: true,
+    logController: new OneLinePerRequest(),
     return503OnClosing: true,
   })
   app.decorate('metrics', metrics)
   app.decorate('orchestrator', orchestrator)
   installErrorHandling(app)
-  installRequestLog(app)
   installValidation(app)
   app.addHook('onClose', () => graph.close())
   // Completed sagas' facts go out while the app runs (graph.close stops the relay).
