@@ -29,3 +29,17 @@ describe('a connection the server ends', () => {
     }
   })
 })
+
+describe('statements sent through Prisma', () => {
+  it('are prepared once per connection and then reused, under a name taken from their text', async () => {
+    const prepared = await db.$transaction(async (tx) => {
+      for (let i = 0; i < 3; i++) await tx.tour.findFirst({ where: { name: 'no such tour' } })
+      return tx.$queryRawUnsafe<{ name: string; calls: number }[]>(
+        "SELECT name, generic_plans + custom_plans AS calls FROM pg_prepared_statements WHERE statement LIKE '%tour_catalog%tours%' AND statement NOT LIKE '%pg_prepared_statements%'")
+    })
+    // One statement for the three lookups, executed (bound) three times on this connection.
+    expect(prepared).toHaveLength(1)
+    expect(prepared[0]!.name).toMatch(/^prisma_[0-9a-f]{20}$/)
+    expect(Number(prepared[0]!.calls)).toBe(3)
+  })
+})
