@@ -5,108 +5,28 @@
 -- record. A VOLATILE function's statements each take a snapshot of their own (READ
 -- COMMITTED), so the read here sees every record committed before the lock was granted.
 -- The lock's key is the one the services took before this function: "<schema>\n<caller>\n<key>".
-
-CREATE FUNCTION "tour_catalog".claim_idempotency_key(p_caller text, p_key text)
-RETURNS TABLE (locked boolean, fenced boolean, fingerprint text, status integer, body jsonb)
-LANGUAGE plpgsql VOLATILE AS $$
+-- One function in each participant schema, over that schema's idempotency_keys.
+DO $migration$
+DECLARE
+  service_schema text;
 BEGIN
-  locked := pg_try_advisory_xact_lock(hashtextextended('tour_catalog' || E'\n' || p_caller || E'\n' || p_key, 0));
-  fenced := false;
-  IF locked THEN
-    SELECT k.fenced_at IS NOT NULL, k.fingerprint, k.status, k.body INTO fenced, fingerprint, status, body
-      FROM "tour_catalog".idempotency_keys k WHERE k.caller = p_caller AND k.key = p_key;
-    fenced := coalesce(fenced, false);
-  END IF;
-  RETURN NEXT;
+  FOREACH service_schema IN ARRAY ARRAY['tour_catalog', 'booking', 'payment', 'notification', 'hotel', 'loyalty', 'analytics'] LOOP
+    EXECUTE format($function$
+      CREATE FUNCTION %1$I.claim_idempotency_key(p_caller text, p_key text)
+      RETURNS TABLE (locked boolean, fenced boolean, fingerprint text, status integer, body jsonb)
+      LANGUAGE plpgsql VOLATILE AS $body$
+      BEGIN
+        locked := pg_try_advisory_xact_lock(hashtextextended(%2$L || E'\n' || p_caller || E'\n' || p_key, 0));
+        fenced := false;
+        IF locked THEN
+          SELECT k.fenced_at IS NOT NULL, k.fingerprint, k.status, k.body INTO fenced, fingerprint, status, body
+            FROM %1$I.idempotency_keys k WHERE k.caller = p_caller AND k.key = p_key;
+          fenced := coalesce(fenced, false);
+        END IF;
+        RETURN NEXT;
+      END
+      $body$
+    $function$, service_schema, service_schema);
+  END LOOP;
 END
-$$;
-
-CREATE FUNCTION "booking".claim_idempotency_key(p_caller text, p_key text)
-RETURNS TABLE (locked boolean, fenced boolean, fingerprint text, status integer, body jsonb)
-LANGUAGE plpgsql VOLATILE AS $$
-BEGIN
-  locked := pg_try_advisory_xact_lock(hashtextextended('booking' || E'\n' || p_caller || E'\n' || p_key, 0));
-  fenced := false;
-  IF locked THEN
-    SELECT k.fenced_at IS NOT NULL, k.fingerprint, k.status, k.body INTO fenced, fingerprint, status, body
-      FROM "booking".idempotency_keys k WHERE k.caller = p_caller AND k.key = p_key;
-    fenced := coalesce(fenced, false);
-  END IF;
-  RETURN NEXT;
-END
-$$;
-
-CREATE FUNCTION "payment".claim_idempotency_key(p_caller text, p_key text)
-RETURNS TABLE (locked boolean, fenced boolean, fingerprint text, status integer, body jsonb)
-LANGUAGE plpgsql VOLATILE AS $$
-BEGIN
-  locked := pg_try_advisory_xact_lock(hashtextextended('payment' || E'\n' || p_caller || E'\n' || p_key, 0));
-  fenced := false;
-  IF locked THEN
-    SELECT k.fenced_at IS NOT NULL, k.fingerprint, k.status, k.body INTO fenced, fingerprint, status, body
-      FROM "payment".idempotency_keys k WHERE k.caller = p_caller AND k.key = p_key;
-    fenced := coalesce(fenced, false);
-  END IF;
-  RETURN NEXT;
-END
-$$;
-
-CREATE FUNCTION "notification".claim_idempotency_key(p_caller text, p_key text)
-RETURNS TABLE (locked boolean, fenced boolean, fingerprint text, status integer, body jsonb)
-LANGUAGE plpgsql VOLATILE AS $$
-BEGIN
-  locked := pg_try_advisory_xact_lock(hashtextextended('notification' || E'\n' || p_caller || E'\n' || p_key, 0));
-  fenced := false;
-  IF locked THEN
-    SELECT k.fenced_at IS NOT NULL, k.fingerprint, k.status, k.body INTO fenced, fingerprint, status, body
-      FROM "notification".idempotency_keys k WHERE k.caller = p_caller AND k.key = p_key;
-    fenced := coalesce(fenced, false);
-  END IF;
-  RETURN NEXT;
-END
-$$;
-
-CREATE FUNCTION "hotel".claim_idempotency_key(p_caller text, p_key text)
-RETURNS TABLE (locked boolean, fenced boolean, fingerprint text, status integer, body jsonb)
-LANGUAGE plpgsql VOLATILE AS $$
-BEGIN
-  locked := pg_try_advisory_xact_lock(hashtextextended('hotel' || E'\n' || p_caller || E'\n' || p_key, 0));
-  fenced := false;
-  IF locked THEN
-    SELECT k.fenced_at IS NOT NULL, k.fingerprint, k.status, k.body INTO fenced, fingerprint, status, body
-      FROM "hotel".idempotency_keys k WHERE k.caller = p_caller AND k.key = p_key;
-    fenced := coalesce(fenced, false);
-  END IF;
-  RETURN NEXT;
-END
-$$;
-
-CREATE FUNCTION "loyalty".claim_idempotency_key(p_caller text, p_key text)
-RETURNS TABLE (locked boolean, fenced boolean, fingerprint text, status integer, body jsonb)
-LANGUAGE plpgsql VOLATILE AS $$
-BEGIN
-  locked := pg_try_advisory_xact_lock(hashtextextended('loyalty' || E'\n' || p_caller || E'\n' || p_key, 0));
-  fenced := false;
-  IF locked THEN
-    SELECT k.fenced_at IS NOT NULL, k.fingerprint, k.status, k.body INTO fenced, fingerprint, status, body
-      FROM "loyalty".idempotency_keys k WHERE k.caller = p_caller AND k.key = p_key;
-    fenced := coalesce(fenced, false);
-  END IF;
-  RETURN NEXT;
-END
-$$;
-
-CREATE FUNCTION "analytics".claim_idempotency_key(p_caller text, p_key text)
-RETURNS TABLE (locked boolean, fenced boolean, fingerprint text, status integer, body jsonb)
-LANGUAGE plpgsql VOLATILE AS $$
-BEGIN
-  locked := pg_try_advisory_xact_lock(hashtextextended('analytics' || E'\n' || p_caller || E'\n' || p_key, 0));
-  fenced := false;
-  IF locked THEN
-    SELECT k.fenced_at IS NOT NULL, k.fingerprint, k.status, k.body INTO fenced, fingerprint, status, body
-      FROM "analytics".idempotency_keys k WHERE k.caller = p_caller AND k.key = p_key;
-    fenced := coalesce(fenced, false);
-  END IF;
-  RETURN NEXT;
-END
-$$;
+$migration$;
