@@ -1,7 +1,6 @@
 import type { FastifyBaseLogger, FastifyInstance, FastifyPluginAsync } from 'fastify'
 import type { Prisma } from '../../platform/database.ts'
-import { type EventDraft, newDomainEvent } from '../../platform/events/domain-event.ts'
-import { insertIntoOutbox } from '../../platform/events/outbox.ts'
+import { eventsToEmit } from '../../platform/events/outbox.ts'
 import { idempotencyKeyOf, sagaIdOf } from '../../platform/request-context.ts'
 import type { Infer, ObjectSchema } from './schema.ts'
 
@@ -77,7 +76,7 @@ export function defineCommand<const P extends ObjectSchema | undefined = undefin
         if (definition.body && request.body === undefined) request.body = {}
       },
     }, async (request, reply) => {
-      const drafts: EventDraft[] = []
+      const events = eventsToEmit()
       // Both present: the service-auth and idempotency plugins refused the request otherwise.
       const idempotencyKey = idempotencyKeyOf(request.raw)!
       const answer = await definition.run({
@@ -87,13 +86,9 @@ export function defineCommand<const P extends ObjectSchema | undefined = undefin
         caller: request.caller!,
         idempotencyKey,
         log: request.log,
-        emit: (type, data, options) => { drafts.push({ type, data, ...(options?.version ? { version: options.version } : {}) }) },
+        emit: events.emit,
       })
-      if (drafts.length) {
-        const correlationId = sagaIdOf(request.raw) ?? idempotencyKey
-        await insertIntoOutbox(request.tx, app.domainEvents.schema, drafts.map((draft) => newDomainEvent(draft, correlationId)))
-        request.eventsEmitted = true
-      }
+      if (await events.write(request.tx, app.domainEvents.schema, sagaIdOf(request.raw) ?? idempotencyKey)) request.eventsEmitted = true
       reply.code(answer.status)
       return answer.body
     })

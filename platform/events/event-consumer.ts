@@ -4,8 +4,8 @@ import { Counter, Gauge, type Registry } from 'prom-client'
 import type { Prisma, PrismaClient } from '../database.ts'
 import type { Redis } from '../redis.ts'
 import { deadLetter } from './dead-letters.ts'
-import { DOMAIN_EVENTS_STREAM, type DomainEvent, type EventDraft, fieldsOf, newDomainEvent, parseDomainEvent } from './domain-event.ts'
-import { insertIntoOutbox } from './outbox.ts'
+import { DOMAIN_EVENTS_STREAM, type DomainEvent, fieldsOf, parseDomainEvent } from './domain-event.ts'
+import { eventsToEmit } from './outbox.ts'
 
 export interface ConsumerLogger {
   info(details: object, message: string): void
@@ -219,16 +219,10 @@ export class EventConsumers {
         const fresh = await tx.$executeRawUnsafe(
           `INSERT INTO "${schema}"."processed_events" (consumer, event_id) VALUES ($1, $2::uuid) ON CONFLICT DO NOTHING`, consumer.name, event.eventId)
         if (fresh === 0) return 'duplicate' as const
-        const drafts: EventDraft[] = []
+        const events = eventsToEmit()
         const log = { info: logger.info.bind(logger), warn: logger.warn.bind(logger), error: logger.error.bind(logger) }
-        await consumer.handle(event, {
-          tx,
-          delivery,
-          log,
-          emit: (type, data, options) => { drafts.push({ type, data, ...(options?.version ? { version: options.version } : {}) }) },
-        })
-        await insertIntoOutbox(tx, schema, drafts.map((draft) => newDomainEvent(draft, event.correlationId)))
-        emitted = drafts.length
+        await consumer.handle(event, { tx, delivery, log, emit: events.emit })
+        emitted = await events.write(tx, schema, event.correlationId)
         return 'handled' as const
       }, { timeout: 15_000, maxWait: 15_000 })
     } catch (error) {

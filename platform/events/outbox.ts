@@ -1,4 +1,4 @@
-import type { DomainEvent } from './domain-event.ts'
+import { type DomainEvent, type EventDraft, newDomainEvent } from './domain-event.ts'
 
 /** Anything that runs a raw statement: a Prisma transaction client, or the client itself. */
 export interface RawExecutor {
@@ -27,4 +27,22 @@ export async function insertIntoOutbox(tx: RawExecutor, schema: string, events: 
        FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(value, n)
       ORDER BY e.n`,
     JSON.stringify(events))
+}
+
+/** The `emit` a command or event handler is given: states a fact, as `emit('refund.processed', { … })`. */
+export type Emit = (type: string, data: Record<string, unknown>, options?: { version?: number }) => void
+
+/**
+ * Collects what a handler emits while it runs, to be written to the outbox in its transaction
+ * once it returns (so a handler that fails emits nothing). `write` answers how many it wrote.
+ */
+export function eventsToEmit(): { emit: Emit; write(tx: RawExecutor, schema: string, correlationId: string): Promise<number> } {
+  const drafts: EventDraft[] = []
+  return {
+    emit: (type, data, options) => { drafts.push({ type, data, ...(options?.version ? { version: options.version } : {}) }) },
+    async write(tx, schema, correlationId) {
+      await insertIntoOutbox(tx, schema, drafts.map((draft) => newDomainEvent(draft, correlationId)))
+      return drafts.length
+    },
+  }
 }
