@@ -87,11 +87,14 @@ const confirmBooking = defineCommand({
   params: uuidParams('bookingId'),
   body: object({ paymentId: reference }),
   async run({ tx, params: { bookingId }, body: { paymentId } }) {
+    // The usual case in one statement: a conditional update waits for a concurrent command on
+    // the row and then tests the status that command left.
+    const [confirmed] = await tx.booking.updateManyAndReturn({ where: { id: bookingId, status: 'PENDING' }, data: { status: 'CONFIRMED', paymentId } })
+    if (confirmed) return ok(bookingView(confirmed))
     const booking = await lockRow(tx, bookings, bookingId)
     // Confirming again with the same payment is a no-op; with another payment it is a conflict.
     if (booking.status === 'CONFIRMED' && booking.paymentId === paymentId) return ok(bookingView(booking))
-    if (booking.status !== 'PENDING') throw new AppError('BOOKING_NOT_PENDING', undefined, { status: booking.status })
-    return ok(bookingView(await tx.booking.update({ where: { id: bookingId }, data: { status: 'CONFIRMED', paymentId } })))
+    throw new AppError('BOOKING_NOT_PENDING', undefined, { status: booking.status })
   },
 })
 
