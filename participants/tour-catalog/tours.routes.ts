@@ -93,7 +93,14 @@ function reserveSpots(now: () => Date) {
     params: uuidParams('tourId'),
     body: object({ spots, currency }, { optional: ['currency'] }),
     async run({ tx, params: { tourId }, body }) {
-      const tour = await findRow(tx, tours, tourId)
+      // The spots are taken first, by a conditional decrement (the usual case in one statement,
+      // and overselling impossible under any race); the checks below then refuse with the same
+      // answers as before the decrement, which the refusal rolls back.
+      const [taken] = await tx.tour.updateManyAndReturn({
+        where: { id: tourId, availableSpots: { gte: body.spots } },
+        data: { availableSpots: { decrement: body.spots } },
+      })
+      const tour = taken ?? await findRow(tx, tours, tourId)
       const today = todayUtc(now())
       if (isoDateOf(tour.date) <= today) throw new AppError('TOUR_DEPARTED', undefined, { tourId, date: isoDateOf(tour.date), today })
       if (body.currency && body.currency !== tour.currency) {
@@ -105,15 +112,11 @@ function reserveSpots(now: () => Date) {
           tourId, requested: body.spots, amount: toMajor(amountMinor, tour.currency), maxAmount: MAX_AMOUNT, currency: tour.currency,
         })
       }
-      const taken = await tx.tour.updateMany({
-        where: { id: tourId, availableSpots: { gte: body.spots } },
-        data: { availableSpots: { decrement: body.spots } },
-      })
-      if (taken.count === 0) throw new AppError('INSUFFICIENT_SPOTS', undefined, { tourId, requested: body.spots })
+      if (!taken) throw new AppError('INSUFFICIENT_SPOTS', undefined, { tourId, requested: body.spots })
       const reservation = await tx.tourReservation.create({
         data: { id: randomUUID(), tourId, spots: body.spots, amountMinor, currency: tour.currency, status: 'RESERVED' },
       })
-      return created({ ...reservationView(reservation), tour: tourView({ ...tour, availableSpots: tour.availableSpots - body.spots }) })
+      return created({ ...reservationView(reservation), tour: tourView(taken) })
     },
   })
 }
