@@ -41,7 +41,10 @@ const earnPoints = defineCommand({
   async run({ tx, params: { userId: user }, body, emit }) {
     // The account appears with the first earn; a concurrent first earn waits here for ours.
     await tx.$executeRaw`INSERT INTO "loyalty"."accounts" (user_id) VALUES (${user}) ON CONFLICT DO NOTHING`
-    const account = await lockRow(tx, accounts, user)
+    // Locked and read in one statement: FOR UPDATE returns the version a concurrent earn committed.
+    const [balance] = await tx.$queryRaw<Pick<LoyaltyAccount, 'totalPoints' | 'lifetimePoints'>[]>`
+      SELECT total_points AS "totalPoints", lifetime_points AS "lifetimePoints" FROM "loyalty"."accounts" WHERE user_id = ${user} FOR UPDATE`
+    const account = { userId: user, ...balance! }
     const key = { userId: user, reference: body.reference }
     const earlier = await tx.loyaltyTransaction.findUnique({ where: { userId_reference_kind: { ...key, kind: 'EARN' } } })
     if (earlier) return ok({ ...key, pointsAdded: earlier.points, account: accountView(account) })
