@@ -55,8 +55,8 @@ const createBooking = defineCommand({
     reservationId: uuid, tourId: uuid, userId, numberOfSpots: spots, totalPrice: amount, currency, tourDate: isoDate, cancellationPolicy,
   }),
   async run({ tx, body }) {
-    const alreadyExists = () => new AppError('BOOKING_ALREADY_EXISTS', undefined, { reservationId: body.reservationId })
-    if (await tx.booking.findUnique({ where: { reservationId: body.reservationId }, select: { id: true } })) throw alreadyExists()
+    // One booking per reservation: the unique index says so, and its violation is the answer
+    // (the refusal rolls the failed transaction back and is stored in one of its own).
     try {
       const booking = await tx.booking.create({
         data: {
@@ -75,8 +75,10 @@ const createBooking = defineCommand({
       })
       return created(bookingView(booking))
     } catch (error) {
-      // A concurrent create for the same reservation (under another key) committed first.
-      if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002') throw alreadyExists()
+      // The reservation has a booking already (made under another key, maybe concurrently).
+      if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002') {
+        throw new AppError('BOOKING_ALREADY_EXISTS', undefined, { reservationId: body.reservationId })
+      }
       throw error
     }
   },
