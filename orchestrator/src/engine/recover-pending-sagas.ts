@@ -83,12 +83,21 @@ export async function recoverPendingSagas(dependencies: RecoveryDependencies, op
   if (options.dryRun) return summary
 
   const queue = [...orphans]
+  // Past the deadline once its timer fired or the clock says so, whichever comes first: a timer
+  // may fire a millisecond before the clock reads its time.
+  let expired = false
+  const pastDeadline = () => expired || now() >= deadline
   const timedOut = new Promise<'timeout'>((resolve) => {
-    if (deadline !== Infinity) setTimeout(() => resolve('timeout'), Math.max(0, deadline - now())).unref()
+    if (deadline !== Infinity) {
+      setTimeout(() => {
+        expired = true
+        resolve('timeout')
+      }, Math.max(0, deadline - now())).unref()
+    }
   })
   const worker = async () => {
     for (let orphan = queue.shift(); orphan; orphan = queue.shift()) {
-      if (now() >= deadline) {
+      if (pastDeadline()) {
         queue.unshift(orphan)
         return
       }
@@ -126,6 +135,6 @@ export async function recoverPendingSagas(dependencies: RecoveryDependencies, op
   // Orphans not reached before the timeout are as unfinished as those still being driven.
   unfinished.push(...queue.map((orphan) => orphan.id))
   summary.stillRunning = unfinished.length
-  if (now() >= deadline) options.onProgress?.({ type: 'timeout', stillRunning: summary.stillRunning, sagaIds: unfinished })
+  if (pastDeadline()) options.onProgress?.({ type: 'timeout', stillRunning: summary.stillRunning, sagaIds: unfinished })
   return summary
 }
