@@ -1,6 +1,7 @@
+import { randomUUID } from 'node:crypto'
 import { afterAll, describe, expect, it } from 'vitest'
-import { createDatabase } from './database.ts'
-import { isDatabaseUnavailable } from './database-errors.ts'
+import { createDatabase, poolOf } from './database.ts'
+import { isDatabaseUnavailable, isTransientConflict } from './database-errors.ts'
 
 // Real errors from a real client, not hand-made look-alikes: what Prisma and pg actually throw
 // when the server is missing, and when a statement is simply wrong.
@@ -38,5 +39,39 @@ describe('telling an outage from a bug', () => {
   it('keeps working after the server ended its session: the next statement gets a fresh connection', async () => {
     await failure(live.$queryRawUnsafe('SELECT pg_terminate_backend(pg_backend_pid())'))
     expect(await live.$queryRawUnsafe('SELECT 1 AS ok')).toEqual([{ ok: 1 }])
+  })
+})
+
+describe('telling a conflict from a bug', () => {
+  it('calls the deadlock victim of two transactions a transient conflict, not an outage, and a wrong statement neither', async () => {
+    const pool = poolOf(createDatabase({ poolSize: 2 }))!
+    const table = `"public"."deadlock_probe_${randomUUID().replaceAll('-', '')}"`
+    await pool.query(`CREATE TABLE ${table} (id int PRIMARY KEY)`)
+    await pool.query(`INSERT INTO ${table} VALUES (1), (2)`)
+    const [first, second] = [await pool.connect(), await pool.connect()]
+    try {
+      await first.query('BEGIN')
+      await second.query('BEGIN')
+      await first.query(`SELECT 1 FROM ${table} WHERE id = 1 FOR UPDATE`)
+      await second.query(`SELECT 1 FROM ${table} WHERE id = 2 FOR UPDATE`)
+      // Each now waits for the other's row: Postgres rolls one of them back (40P01).
+      const outcomes = await Promise.allSettled([
+        first.query(`SELECT 1 FROM ${table} WHERE id = 2 FOR UPDATE`),
+        second.query(`SELECT 1 FROM ${table} WHERE id = 1 FOR UPDATE`),
+      ])
+      const victims = outcomes.filter((outcome) => outcome.status === 'rejected').map((outcome) => (outcome as PromiseRejectedResult).reason)
+      expect(victims).toHaveLength(1)
+      expect(isTransientConflict(victims[0])).toBe(true)
+      expect(isDatabaseUnavailable(victims[0])).toBe(false)
+      const wrong = await live.$queryRawUnsafe('SELECT * FROM no_such_table').catch((error: unknown) => error)
+      expect(isTransientConflict(wrong)).toBe(false)
+    } finally {
+      await first.query('ROLLBACK').catch(() => {})
+      await second.query('ROLLBACK').catch(() => {})
+      first.release()
+      second.release()
+      await pool.query(`DROP TABLE ${table}`)
+      await pool.end()
+    }
   })
 })

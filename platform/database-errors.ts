@@ -26,3 +26,17 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   }
   return false
 }
+
+/**
+ * True when Postgres rolled a transaction back to resolve a conflict with another one (40P01
+ * deadlock detected, 40001 could not serialize): nothing it did was kept, and the same
+ * transaction run again can go through.
+ */
+export function isTransientConflict(error: unknown): boolean {
+  for (let current = error, depth = 0; current && typeof current === 'object' && depth < 5; depth++) {
+    const { code, cause } = current as { code?: unknown; cause?: unknown }
+    if (code === '40P01' || code === '40001') return true
+    current = cause
+  }
+  return false
+}

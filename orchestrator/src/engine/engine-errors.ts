@@ -7,8 +7,9 @@ export class LeaseLostError extends Error {
 }
 
 /**
- * The store could not be reached (Postgres down, restarting, cut off), as opposed to a
- * statement it refused: the call may be tried again. The store's adapter tells the two apart.
+ * The store could not take the call now (Postgres down, restarting, cut off, or a write rolled
+ * back to resolve a deadlock with another), as opposed to a statement it refused: the call may
+ * be tried again. The store's adapter tells the two apart.
  */
 export class StoreUnavailableError extends Error {
   constructor(cause: unknown) {

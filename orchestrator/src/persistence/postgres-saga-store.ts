@@ -1,7 +1,7 @@
 import type pg from 'pg'
 import type { DomainEvent as PublishedEvent } from '../../../platform/events/domain-event.ts'
 import { sql, type Sql } from '../../../platform/sql.ts'
-import { isDatabaseUnavailable } from '../../../platform/database-errors.ts'
+import { isDatabaseUnavailable, isTransientConflict } from '../../../platform/database-errors.ts'
 import { LeaseLostError, StoreUnavailableError } from '../engine/engine-errors.ts'
 import type {
   AuditEntry, CreateResult, DefinitionRef, DomainEvent, LeaseOwner, NewSaga, Orphan, PendingRequests, SagaEventRecord, SagaQueries,
@@ -118,7 +118,10 @@ export class PostgresSagaStore implements SagaRepository, SagaQueries {
    * whose condition fails is not written, and its writer gets LeaseLostError; the others commit.
    */
   async #writeTransitions(batch: { transition: Transition; owner: LeaseOwner }[]): Promise<Outcomes<PendingRequests>> {
-    const rows = batch.map(({ transition: { saga, event, expectedVersion, stepName, references = {}, events = [] }, owner }) => ({
+    // In id order: every statement that locks several saga rows (this one, the lease renewal)
+    // takes them in the same order, so two of them never wait for each other (a deadlock).
+    const ordered = [...batch].sort((a, b) => (a.transition.saga.id < b.transition.saga.id ? -1 : a.transition.saga.id > b.transition.saga.id ? 1 : 0))
+    const rows = ordered.map(({ transition: { saga, event, expectedVersion, stepName, references = {}, events = [] }, owner }) => ({
       id: saga.id,
       expected: expectedVersion,
       owner_id: owner.ownerId,
@@ -215,15 +218,20 @@ export class PostgresSagaStore implements SagaRepository, SagaQueries {
   }
 
   async renewLeases(ownerId: string, sagaIds: string[]): Promise<number> {
+    // The rows locked in id order, as the transitions lock theirs (see #writeTransitions).
     const result = await this.pool.query(sql`
-      UPDATE ${SAGAS} SET lease_expires_at = now() + make_interval(secs => ${this.leaseTtlMs}::double precision / 1000)
-       WHERE owner_id = ${ownerId} AND id = ANY(${sagaIds}::uuid[]) AND status = ANY(${ACTIVE}::text[])`.named('saga-renew-leases'))
+      UPDATE ${SAGAS} s SET lease_expires_at = now() + make_interval(secs => ${this.leaseTtlMs}::double precision / 1000)
+        FROM (SELECT id FROM ${SAGAS} WHERE owner_id = ${ownerId} AND id = ANY(${sagaIds}::uuid[]) AND status = ANY(${ACTIVE}::text[])
+               ORDER BY id FOR UPDATE) AS locked
+       WHERE s.id = locked.id`.named('saga-renew-leases'))
     return result.rowCount ?? 0
   }
 
   async releaseLeases(ownerId: string): Promise<number> {
     const result = await this.pool.query(sql`
-      UPDATE ${SAGAS} SET lease_expires_at = now() WHERE owner_id = ${ownerId} AND status = ANY(${ACTIVE}::text[])`.query())
+      UPDATE ${SAGAS} s SET lease_expires_at = now()
+        FROM (SELECT id FROM ${SAGAS} WHERE owner_id = ${ownerId} AND status = ANY(${ACTIVE}::text[]) ORDER BY id FOR UPDATE) AS locked
+       WHERE s.id = locked.id`.query())
     return result.rowCount ?? 0
   }
 
@@ -416,5 +424,5 @@ export function eventDetail(event: Transition['event']): Record<string, unknown>
 
 /** An outage (platform/database-errors.ts) as the engine's StoreUnavailableError, which it retries; anything else as it is. */
 function asStoreError(error: unknown): never {
-  throw isDatabaseUnavailable(error) ? new StoreUnavailableError(error) : error
+  throw isDatabaseUnavailable(error) || isTransientConflict(error) ? new StoreUnavailableError(error) : error
 }
