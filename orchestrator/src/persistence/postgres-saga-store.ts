@@ -120,7 +120,8 @@ export class PostgresSagaStore implements SagaRepository, SagaQueries {
   async #writeTransitions(batch: { transition: Transition; owner: LeaseOwner }[]): Promise<Outcomes<PendingRequests>> {
     // In id order: every statement that locks several saga rows (this one, the lease renewal)
     // takes them in the same order, so two of them never wait for each other (a deadlock).
-    const ordered = [...batch].sort((a, b) => (a.transition.saga.id < b.transition.saga.id ? -1 : a.transition.saga.id > b.transition.saga.id ? 1 : 0))
+    // (A batch holds one transition per saga, so no two ids are equal.)
+    const ordered = [...batch].sort((a, b) => (a.transition.saga.id < b.transition.saga.id ? -1 : 1))
     const rows = ordered.map(({ transition: { saga, event, expectedVersion, stepName, references = {}, events = [] }, owner }) => ({
       id: saga.id,
       expected: expectedVersion,
@@ -335,19 +336,16 @@ export class PostgresSagaStore implements SagaRepository, SagaQueries {
     const place = options.sagaIds
       ? sql`SELECT max(id) FROM ${EVENTS} WHERE saga_id = ANY(${[...options.sagaIds]}::uuid[])`
       : sql`SELECT max(id) FROM ${EVENTS}`
-    const finals = await this.#rows<{ saga_id: string; type: string; step: string | null }>(sql`
-      SELECT DISTINCT ON (e.saga_id) e.saga_id::text AS saga_id, e.type, e.step
-        FROM ${EVENTS} e, (${place}) AS p(at)
-       WHERE e.id BETWEEN p.at - ${span} AND p.at + ${span} AND e.status = ANY(${TERMINAL}::text[])
-       ORDER BY e.saga_id, e.id DESC`)
-    if (!finals.length) return []
-    const rows = await this.#rows<SagaRow>(sql`
-      SELECT ${COLUMNS} FROM ${SAGAS} WHERE id = ANY(${finals.map((f) => f.saga_id)}::uuid[]) AND status = ANY(${TERMINAL}::text[])`)
-    const byId = new Map(finals.map((f) => [f.saga_id, f]))
-    return rows.map((row) => {
-      const final = byId.get(row.id)!
-      return { saga: toInstance(row), eventType: final.type, stepName: final.step ?? undefined }
-    })
+    const rows = await this.#rows<SagaRow & { final_type: string; final_step: string | null }>(sql`
+      WITH finals AS (
+        SELECT DISTINCT ON (e.saga_id) e.saga_id, e.type AS final_type, e.step AS final_step
+          FROM ${EVENTS} e, (${place}) AS p(at)
+         WHERE e.id BETWEEN p.at - ${span} AND p.at + ${span} AND e.status = ANY(${TERMINAL}::text[])
+         ORDER BY e.saga_id, e.id DESC
+      )
+      SELECT ${COLUMNS}, final_type, final_step FROM ${SAGAS} JOIN finals ON finals.saga_id = id
+       WHERE status = ANY(${TERMINAL}::text[])`)
+    return rows.map((row) => ({ saga: toInstance(row), eventType: row.final_type, stepName: row.final_step ?? undefined }))
   }
 
   async listEvents(sagaId: string): Promise<SagaEventRecord[]> {

@@ -2,10 +2,14 @@ import type { Redis } from '../../../platform/redis.ts'
 import type { SagaMirror, Transition } from '../engine/ports.ts'
 import { isTerminal, type SagaInstance } from '../engine/saga-instance.ts'
 import { GroupCommit } from './group-commit.ts'
+import type { FinishedSaga } from './postgres-saga-store.ts'
 
 export const SAGA_KEY = (sagaId: string) => `saga:${sagaId}`
 export const SAGA_EVENTS_STREAM = 'saga:events'
 export const SAGA_CHANNEL = (sagaId: string) => `saga-updates:${sagaId}`
+
+/** Sagas written in one MULTI at most: live batches, the catch-up after an outage, repairs. */
+const BATCH = 200
 
 export interface RedisMirrorOptions {
   /** What `saga:{id}` holds and the channel carries: the saga as readers see it. */
@@ -59,7 +63,7 @@ export class RedisSagaMirror implements SagaMirror {
     this.#maxLength = options.streamMaxLength ?? 1_000_000
     this.#maxUnwritten = options.maxUnwritten ?? 10_000
     this.#retryMs = options.retryMs ?? 1_000
-    this.#live = new GroupCommit((writes) => this.#sendLive(writes), (write) => write.sagaId, { maxConcurrent: 1, maxBatch: 200 })
+    this.#live = new GroupCommit((writes) => this.#sendLive(writes), (write) => write.sagaId, { maxConcurrent: 1, maxBatch: BATCH })
     redis.on('ready', () => void this.#catchUp())
   }
 
@@ -83,10 +87,10 @@ export class RedisSagaMirror implements SagaMirror {
    * nothing writes a finished saga's view again. Each entry is read first, so a view already
    * written is not written twice (nor its stream entry added again). Answers how many it wrote.
    */
-  async repair(finished: readonly { saga: SagaInstance; eventType: string; stepName?: string | undefined }[]): Promise<number> {
+  async repair(finished: readonly FinishedSaga[]): Promise<number> {
     let written = 0
-    for (let start = 0; start < finished.length && this.redis.status === 'ready'; start += 200) {
-      const batch = finished.slice(start, start + 200)
+    for (let start = 0; start < finished.length && this.redis.status === 'ready'; start += BATCH) {
+      const batch = finished.slice(start, start + BATCH)
       const pipeline = this.redis.pipeline()
       for (const { saga } of batch) pipeline.get(SAGA_KEY(saga.id))
       const views = (await pipeline.exec()) ?? []
@@ -150,7 +154,7 @@ export class RedisSagaMirror implements SagaMirror {
     try {
       while (this.#unwritten.size && this.redis.status === 'ready') {
         const batch: Write[] = []
-        for (const write of this.#unwritten.values()) if (batch.push(write) === 200) break
+        for (const write of this.#unwritten.values()) if (batch.push(write) === BATCH) break
         await this.#send(batch, false)
         // A newer write of the same saga cannot exist (final views only), so all of them are done.
         for (const write of batch) if (this.#unwritten.get(write.sagaId) === write) this.#unwritten.delete(write.sagaId)
