@@ -81,11 +81,13 @@ async function idempotencyPlugin(app: FastifyInstance, options: IdempotencyOptio
    * snapshot of its own (see its migration, 20261201174500).
    */
   async function claimKey(tx: Prisma.TransactionClient, caller: string, key: string): Promise<KeyRecord | undefined> {
-    const [claim] = await tx.$queryRawUnsafe<({ locked: boolean } & (StoredResponse & { fenced: boolean } | { fenced: boolean; fingerprint: null }))[]>(
+    const [claim] = await tx.$queryRawUnsafe<{ locked: boolean; fenced: boolean; fingerprint: string | null; status: number; body: unknown }[]>(
       `SELECT locked, fenced, fingerprint, status, body FROM ${claimFunction}($1, $2)`, caller, key)
     if (!claim?.locked) throw new AppError('REQUEST_IN_PROGRESS')
     if (claim.fenced) return { fenced: true }
-    return claim.fingerprint === null ? undefined : { fenced: false, fingerprint: claim.fingerprint, status: claim.status, body: claim.body }
+    // A record that is not a fence is a stored answer: it always has a fingerprint.
+    const { fingerprint, status, body } = claim
+    return fingerprint === null ? undefined : { fenced: false, fingerprint, status, body }
   }
 
   app.decorateRequest('tx', null as unknown as Prisma.TransactionClient)
