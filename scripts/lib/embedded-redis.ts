@@ -1,10 +1,11 @@
 import type net from 'node:net'
+import { listenAgain } from './listen-again.ts'
 
 // A Redis-protocol server of our own, from the pure-TypeScript `js-redis-server` package (an
 // optional dependency: production images leave it out). Runs inside the process that starts
 // it (`npm start`'s supervisor, `npm test`'s runner, a chaos suite), so it can never outlive
 // that process. Data lives in memory only, like the machine's Redis (which keeps nothing on
-// disk): the mirror and the caches are rebuilt from Postgres as sagas move.
+// disk): the mirror and its view cache are rebuilt from Postgres as sagas move.
 //
 // Verdict of the evaluation (scripts/lib/embedded-redis.test.ts runs every command the project
 // uses against it and, when one is reachable, against a real Redis): it implements them all,
@@ -102,15 +103,7 @@ export async function startEmbeddedRedis(options: EmbeddedRedisOptions = {}): Pr
     },
     async start() {
       if (current) return
-      for (let attempt = 0; ; attempt++) {
-        try {
-          await listen(port)
-          return
-        } catch (error) {
-          if (attempt >= 50 || (error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error
-          await new Promise((resolve) => setTimeout(resolve, 100))
-        }
-      }
+      await listenAgain(() => listen(port))
     },
   }
 }

@@ -1,4 +1,5 @@
 import net from 'node:net'
+import { listenAgain } from '../../scripts/lib/listen-again.ts'
 
 /**
  * A TCP proxy a test puts in front of a server it must not disturb (the machine's Postgres or
@@ -72,15 +73,8 @@ export async function startTcpProxy(options: TcpProxyOptions): Promise<TcpProxy>
 
   const restore = async () => {
     if (server) return
-    // The port was ours a moment ago; a TIME_WAIT or a racing bind only delays it briefly.
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await listen()
-      } catch (error) {
-        if (attempt >= 50 || (error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error
-        await new Promise((resolve) => setTimeout(resolve, 100))
-      }
-    }
+    // The port was ours a moment ago.
+    return listenAgain(listen)
   }
 
   await listen()
