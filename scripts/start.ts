@@ -8,13 +8,16 @@ import { chooseServers } from './lib/dev-servers.ts'
 import { watchLaunchers } from './lib/launcher-watch.ts'
 import { migrateDatabase } from './lib/migrate.ts'
 import { describeSeed, seedDemoData } from './lib/seed.ts'
-import { serviceEntry } from './lib/service-entries.ts'
+import { ensureBuild } from './lib/build.ts'
+import { compiledEntry, serviceEntry } from './lib/service-entries.ts'
 import { createSupervisor, portIsFree } from './lib/supervisor.ts'
 
 // `npm start`: picks Postgres and Redis (the ones the environment names, else those on this
 // machine's standard ports, else embedded ones of its own; see lib/dev-servers.ts) and says
 // which, migrates, seeds the demo data, then runs all eight services as child processes with
-// one merged log stream (pretty on a terminal, JSON lines otherwise). Ctrl-C or SIGTERM stops
+// one merged log stream (pretty on a terminal, JSON lines otherwise). With NODE_ENV=production
+// they run from the compiled build (dist/, built first when missing or older than the
+// sources; see lib/build.ts), otherwise from their TypeScript sources under tsx. Ctrl-C or SIGTERM stops
 // them all; if one of them dies, all of them stop; and none outlives this process, however it
 // ends (see lib/supervisor.ts). Embedded servers stop after the services.
 // Exit codes: 0 after a requested stop, 1 when a service failed, 2 when the environment is not
@@ -25,6 +28,7 @@ const servers = await chooseServers('start', { log: (line) => console.log(line) 
 for (const line of servers.lines) console.log(line)
 const config = configWith(servers.env)
 const url = config.DATABASE_URL
+const compiled = isProduction(config)
 
 const problems = [...servers.problems]
 for (const name of SERVICE_NAMES) {
@@ -33,8 +37,16 @@ for (const name of SERVICE_NAMES) {
     problems.push(`Port ${servicePort(name, config)} (${name}) is already in use: is the system already running? Stop it or set ${portEnv}.`)
   }
 }
+if (compiled && !problems.length) {
+  try {
+    ensureBuild((line) => console.log(line))
+  } catch (error) {
+    problems.push(`The compiled build could not be made: ${error instanceof Error ? error.message : String(error)}`)
+  }
+}
+const entryOf = compiled ? compiledEntry : serviceEntry
 for (const name of SERVICE_NAMES) {
-  if (!existsSync(serviceEntry(name))) problems.push(`The ${name} service has no entry point: ${path.relative(root, serviceEntry(name))} is missing.`)
+  if (!existsSync(entryOf(name))) problems.push(`The ${name} service has no entry point: ${path.relative(root, entryOf(name))} is missing.`)
 }
 if (problems.length) {
   for (const line of problems) console.error(line)
@@ -55,7 +67,7 @@ const supervisor = createSupervisor({
   name: 'start',
   cwd: root,
   env: { ...process.env, ...servers.env },
-  services: SERVICE_NAMES.map((name) => ({ name, entry: serviceEntry(name), healthUrl: `${localServiceUrl(name, config)}/health` })),
+  services: SERVICE_NAMES.map((name) => ({ name, entry: entryOf(name), healthUrl: `${localServiceUrl(name, config)}/health` })),
 })
 
 // kill -9 of npm (or of the shell or tsx CLI between it and us) reaches nobody: notice it here.

@@ -3,7 +3,7 @@ import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { parse } from 'yaml'
 import { PARTICIPANT_NAMES, SERVICE_NAMES, SERVICES } from '../platform/services.ts'
-import { serviceEntry } from '../scripts/lib/service-entries.ts'
+import { compiledEntry, serviceEntry } from '../scripts/lib/service-entries.ts'
 
 // No Docker engine runs here, so docker-compose.yml is checked by reading it: every service
 // and variable the contract names ("Processes, ports, configuration", "Auth", "Rate limits",
@@ -48,11 +48,13 @@ describe('docker-compose.yml', () => {
     }
   })
 
-  it("runs each service's own entry point", () => {
+  it("runs each service's own entry point from the compiled build the image makes", () => {
+    const dockerfile = readFileSync(path.join(root, 'Dockerfile'), 'utf8')
+    expect(dockerfile).toMatch(/scripts\/build\.ts/)
+    expect(dockerfile).toMatch(/^COPY --from=build \/app\/dist \.\/dist$/m)
     for (const name of SERVICE_NAMES) {
-      const entry = path.relative(root, serviceEntry(name))
-      expect(existsSync(path.join(root, entry)), `${entry} exists`).toBe(true)
-      expect(text(services[name]?.command), name).toContain(entry)
+      expect(existsSync(serviceEntry(name)), `${name}'s source entry exists`).toBe(true)
+      expect(text(services[name]?.command), name).toContain(path.relative(root, compiledEntry(name)))
     }
   })
 

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { rm } from 'node:fs/promises'
 import path from 'node:path'
 import { PARTICIPANT_NAMES, SERVICE_NAMES, SERVICES, type ServiceName } from '../../platform/services.ts'
+import { ensureBuild } from '../../scripts/lib/build.ts'
 import { type RunningService, spawnService } from '../../test/support/processes.ts'
 import type { BenchContext, MachineLoad } from '../lib/context.ts'
 import { requestJson } from '../lib/http-json.ts'
@@ -80,7 +81,7 @@ function stepTotals(metrics: string): Map<string, { sum: number; count: number }
   return totals
 }
 
-/** The system as `npm run service` runs it, each service a process, with one tour per client. */
+/** The system as `npm start` runs it in production, each service a process, with one tour per client. */
 interface Product {
   services: Map<ServiceName, RunningService>
   orchestrator: RunningService
@@ -94,10 +95,10 @@ async function startProduct(context: BenchContext, env: NodeJS.ProcessEnv, nodeF
   try {
     context.log(`  starting the ${PARTICIPANT_NAMES.length} participants and the orchestrator as processes`)
     await Promise.all(PARTICIPANT_NAMES.map(async (name) => {
-      services.set(name, await spawnService(name, env, { readyTimeoutMs: 120_000, ...(nodeFlagsOf ? { nodeFlags: nodeFlagsOf(name) } : {}) }))
+      services.set(name, await spawnService(name, env, { readyTimeoutMs: 120_000, compiled: true, ...(nodeFlagsOf ? { nodeFlags: nodeFlagsOf(name) } : {}) }))
     }))
     const urls = Object.fromEntries(PARTICIPANT_NAMES.map((name) => [SERVICES[name].urlEnv, services.get(name)!.url]))
-    const orchestrator = await spawnService('orchestrator', { ...env, ...urls }, { readyTimeoutMs: 120_000, ...(nodeFlagsOf ? { nodeFlags: nodeFlagsOf('orchestrator') } : {}) })
+    const orchestrator = await spawnService('orchestrator', { ...env, ...urls }, { readyTimeoutMs: 120_000, compiled: true, ...(nodeFlagsOf ? { nodeFlags: nodeFlagsOf('orchestrator') } : {}) })
     services.set('orchestrator', orchestrator)
 
     // One tour per concurrent client: the hot-row contention of a single sold-out tour is the
@@ -137,8 +138,8 @@ async function drive(product: Product, concurrency: number, count: number, onSam
 
 /**
  * The tour booking saga through POST /api/orchestrator/bookings, against the real
- * participants, each a real process as `npm run service` starts it (spawned like the
- * cross-process suites do), on the bench database and the bench Redis.
+ * participants, each a real process of the compiled build as `npm start` runs it in
+ * production (spawned like the cross-process suites do), on the bench database and the bench Redis.
  */
 export async function runProductSection(context: BenchContext): Promise<ProductSection> {
   const env: NodeJS.ProcessEnv = {
@@ -153,6 +154,7 @@ export async function runProductSection(context: BenchContext): Promise<ProductS
   }
   const scenarios: ProductScenario[] = []
   const latencies: Record<string, number[]> = {}
+  ensureBuild((line) => context.log(`  ${line}`))
   const product = await startProduct(context, env)
   const { services, orchestrator } = product
   try {
@@ -242,7 +244,7 @@ export async function runProductSection(context: BenchContext): Promise<ProductS
     figures[`p50MsC${s.concurrency}`] = s.latencyMs.p50
   }
   return {
-    mode: 'spawned processes (npm run service entry points via tsx), real HTTP on 127.0.0.1',
+    mode: 'spawned processes (the compiled build, as production runs it: node dist/<entry>.js), real HTTP on 127.0.0.1',
     scenarios, latencies, targets, ...figures,
     ...(high ? { cpuMsPerSaga: high.systemCpuMsPerSaga, participantCpuMsPerCommand: high.participantCpuMsPerCommand, writeTransactionsPerSaga: high.writeTransactionsPerSaga } : {}),
   }

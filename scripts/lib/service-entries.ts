@@ -2,6 +2,7 @@ import path from 'node:path'
 import type { ServiceName } from '../../platform/services.ts'
 
 const ROOT = path.resolve(import.meta.dirname, '../..')
+const TSX_CLI = path.join(ROOT, 'node_modules/tsx/dist/cli.mjs')
 
 /** The file that boots a service: `orchestrator/src/http/server.ts` or `participants/<name>/main.ts`. */
 export function serviceEntry(name: ServiceName): string {
@@ -10,3 +11,17 @@ export function serviceEntry(name: ServiceName): string {
     : path.join(ROOT, 'participants', name, 'main.ts')
 }
 
+/** The same entry point in the compiled build (lib/build.ts): `dist/<entry>.js`. */
+export function compiledEntry(name: ServiceName): string {
+  return path.join(ROOT, 'dist', path.relative(ROOT, serviceEntry(name)).replace(/\.ts$/, '.js'))
+}
+
+/**
+ * This Node's arguments that run `entry`: compiled JavaScript as it is, TypeScript under tsx.
+ * `nodeFlags` (e.g. `--cpu-prof`, which NODE_OPTIONS refuses) make a TypeScript run one process
+ * (`node <flags> --import tsx <entry>`), not tsx's CLI and the node process it starts.
+ */
+export function nodeArgs(entry: string, nodeFlags?: string[]): string[] {
+  if (/\.[cm]?js$/.test(entry)) return [...(nodeFlags ?? []), entry]
+  return nodeFlags ? [...nodeFlags, '--import', 'tsx', entry] : [TSX_CLI, entry]
+}

@@ -6,6 +6,7 @@ import readline from 'node:readline'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { pathToFileURL } from 'node:url'
 import { prettyFactory } from 'pino-pretty'
+import { nodeArgs } from './service-entries.ts'
 
 // Runs a set of services as child processes, the way `npm start` runs the seven of them:
 // spawn, wait until each answers its health URL, merge their logs into one stream, and stop
@@ -17,7 +18,7 @@ import { prettyFactory } from 'pino-pretty'
 
 export interface ManagedService {
   name: string
-  /** Script the child runs, with tsx (see SupervisorOptions.command). */
+  /** Script the child runs: TypeScript under tsx, JavaScript as it is (see SupervisorOptions.command). */
   entry: string
   /** Answers 2xx once the service is up. */
   healthUrl: string
@@ -47,7 +48,7 @@ export interface SupervisorOptions {
    * above the longest drain a service gives itself (close-with-grace: 10 s, orchestrator 15 s).
    */
   stopTimeoutMs?: number
-  /** The program and arguments that run a service. Default: this Node with tsx's CLI on `entry`. */
+  /** The program and arguments that run a service. Default: this Node on `entry` (lib/service-entries.ts nodeArgs). */
   command?: (service: ManagedService) => { file: string; args: string[] }
 }
 
@@ -149,8 +150,6 @@ export function portIsFree(port: number, host: string): Promise<boolean> {
   })
 }
 
-const tsxCli = path.resolve(import.meta.dirname, '../../node_modules/tsx/dist/cli.mjs')
-
 /** The preload that stops a child when its supervisor is gone (see exit-with-parent.mjs). */
 export const EXIT_WITH_PARENT = path.join(import.meta.dirname, 'exit-with-parent.mjs')
 
@@ -191,7 +190,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
   const format = createLineFormatter({ pretty, nameWidth })
   const readyTimeoutMs = options.readyTimeoutMs ?? 60_000
   const stopTimeoutMs = options.stopTimeoutMs ?? 20_000
-  const command = options.command ?? ((service: ManagedService) => ({ file: process.execPath, args: [tsxCli, service.entry] }))
+  const command = options.command ?? ((service: ManagedService) => ({ file: process.execPath, args: nodeArgs(service.entry) }))
   const running: Running[] = []
 
   let outcome: Omit<SupervisionResult, 'exits'> | undefined

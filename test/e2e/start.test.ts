@@ -4,6 +4,8 @@ import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterEach, describe, expect, it } from 'vitest'
 import { SERVICE_NAMES, SERVICES, type ServiceName } from '../../platform/services.ts'
+import { buildIsCurrent } from '../../scripts/lib/build.ts'
+import { compiledEntry } from '../../scripts/lib/service-entries.ts'
 import { answersHealth } from '../../scripts/lib/supervisor.ts'
 import { freePorts, isListening } from '../support/free-ports.ts'
 
@@ -38,10 +40,10 @@ afterEach(async () => {
 })
 
 /** Runs `command` (npm start, or tsx on scripts/start.ts) on free ports and waits until all seven services answer. */
-async function startSystem(command: { file: string; args: string[] }): Promise<Started> {
+async function startSystem(command: { file: string; args: string[] }, extraEnv: NodeJS.ProcessEnv = {}): Promise<Started> {
   const picked = await freePorts(SERVICE_NAMES.length)
   const ports = Object.fromEntries(SERVICE_NAMES.map((name, index) => [name, picked[index]!])) as Record<ServiceName, number>
-  const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: process.env.DATABASE_URL, HOST: '127.0.0.1', LOG_LEVEL: 'info' }
+  const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: process.env.DATABASE_URL, HOST: '127.0.0.1', LOG_LEVEL: 'info', ...extraEnv }
   delete env.VITEST
   for (const name of SERVICE_NAMES) {
     env[SERVICES[name].portEnv] = String(ports[name])
@@ -124,6 +126,29 @@ describe('npm start', () => {
     expect(exit, `output:\n${run.output()}`).toEqual({ code: 0, signal: null })
     expect(await listening(run)).toEqual([])
   }, READY_WITHIN_MS + STOPPED_WITHIN_MS + 30_000)
+
+  it.runIf(process.platform === 'linux')('with NODE_ENV=production runs every service from the compiled build, without tsx', async () => {
+    const production = {
+      NODE_ENV: 'production',
+      API_TOKENS: 'client:start-test-client-token,support:start-test-support-token',
+      SERVICE_TOKENS: 'orchestrator:start-test-service-token',
+      STRIPE_SECRET_KEY: '',
+    }
+    const run = await startSystem({ file: process.execPath, args: [tsxCli, 'scripts/start.ts'] }, production)
+    const services = descendants(run.child.pid!).filter(({ args }) => /\/dist\/\S+\.js/.test(args))
+
+    expect(services.map(({ args }) => path.relative(root, /\S+\/dist\/\S+\.js/.exec(args)![0])).sort())
+      .toEqual(SERVICE_NAMES.map((name) => path.relative(root, compiledEntry(name))).sort())
+    for (const { args } of services) expect(args).not.toMatch(/tsx/)
+    expect(buildIsCurrent()).toBe(true)
+    // The UI's files are read from beside the compiled code.
+    expect((await fetch(`http://127.0.0.1:${run.ports.orchestrator}/ui`)).status).toBe(200)
+
+    run.child.kill('SIGTERM')
+    const exit = await Promise.race([run.exited, sleep(STOPPED_WITHIN_MS, 'still running' as const)])
+    expect(exit, `output:\n${run.output()}`).toEqual({ code: 0, signal: null })
+    expect(await listening(run)).toEqual([])
+  }, READY_WITHIN_MS + STOPPED_WITHIN_MS + 60_000)
 
   it.runIf(process.platform === 'linux')('leaves no service behind when npm itself is killed with SIGKILL', async () => {
     const run = await startSystem({ file: 'npm', args: ['start'] })

@@ -1,27 +1,25 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import path from 'node:path'
 import { SERVICES, type ServiceName } from '../../platform/services.ts'
-import { serviceEntry } from '../../scripts/lib/service-entries.ts'
+import { compiledEntry, nodeArgs, serviceEntry } from '../../scripts/lib/service-entries.ts'
 import { withExitWithParent } from '../../scripts/lib/supervisor.ts'
 import { freePorts } from './free-ports.ts'
 
 /**
  * Real service processes for cross-process suites: each one started as `npm run service`
- * would (tsx on its entry point), on a free port, and stopped for sure at the end.
+ * would (tsx on its entry point, or with `compiled` its compiled build), on a free port, and stopped for sure at the end.
  */
 
 const ROOT = path.resolve(import.meta.dirname, '../..')
-const TSX_CLI = path.join(ROOT, 'node_modules/tsx/dist/cli.mjs')
 
 
 export interface SpawnOptions {
   /** Longest wait for `GET /health` to answer 200. Default: 20000 ms. */
   readyTimeoutMs?: number
-  /**
-   * Flags for the service's node process (e.g. `--cpu-prof`, which NODE_OPTIONS refuses). With
-   * them the service runs in one process (`node <flags> --import tsx <entry>`), not under tsx's CLI.
-   */
+  /** Flags for the service's node process (e.g. `--cpu-prof`; see nodeArgs). */
   nodeFlags?: string[]
+  /** Run the compiled build (dist/, as production does; the caller makes sure it is current), not the sources under tsx. */
+  compiled?: boolean
 }
 
 export interface RunningService {
@@ -63,7 +61,7 @@ export async function spawnService(name: ServiceName, env: NodeJS.ProcessEnv = {
   const childEnv: NodeJS.ProcessEnv = { ...process.env, HOST: '127.0.0.1', LOG_FORMAT: 'json', LOG_LEVEL: 'info', ...env, [portEnv]: String(port) }
   // Under vitest the logger would be silent; a real process should log like one.
   delete childEnv.VITEST
-  const args = options.nodeFlags ? [...options.nodeFlags, '--import', 'tsx', serviceEntry(name)] : [TSX_CLI, serviceEntry(name)]
+  const args = nodeArgs(options.compiled ? compiledEntry(name) : serviceEntry(name), options.nodeFlags)
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
     // A test process killed with SIGKILL runs no 'exit' hook: the service then stops by itself.
@@ -139,7 +137,7 @@ export interface RunningCommand {
 export function runScript(entry: string, args: string[], env: NodeJS.ProcessEnv = {}): RunningCommand {
   const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env }
   delete childEnv.VITEST
-  const child = spawn(process.execPath, [TSX_CLI, entry, ...args], { cwd: ROOT, env: withExitWithParent(childEnv), stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+  const child = spawn(process.execPath, [...nodeArgs(entry), ...args], { cwd: ROOT, env: withExitWithParent(childEnv), stdio: ['ignore', 'pipe', 'pipe'], detached: true })
   let output = ''
   const collect = (chunk: Buffer) => { output = (output + chunk.toString()).slice(-256 * 1024) }
   child.stdout!.on('data', collect)
