@@ -17,9 +17,9 @@ import { createSupervisor, portIsFree } from './lib/supervisor.ts'
 // which, migrates, seeds the demo data, then runs all eight services as child processes with
 // one merged log stream (pretty on a terminal, JSON lines otherwise). With NODE_ENV=production
 // they run from the compiled build (dist/, built first when missing or older than the
-// sources; see lib/build.ts), otherwise from their TypeScript sources under tsx. Ctrl-C or SIGTERM stops
-// them all; if one of them dies, all of them stop; and none outlives this process, however it
-// ends (see lib/supervisor.ts). Embedded servers stop after the services.
+// sources; see lib/build.ts), otherwise from their TypeScript sources under tsx. Ctrl-C or
+// SIGTERM stops them all; if one of them dies, all of them stop; and none outlives this
+// process, however it ends (see lib/supervisor.ts). Embedded servers stop after the services.
 // Exit codes: 0 after a requested stop, 1 when a service failed, 2 when the environment is not
 // ready (a server unreachable, a port taken, an entry point missing).
 

@@ -1,8 +1,11 @@
+import { execFile } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { promisify } from 'node:util'
 import { afterEach, describe, expect, it } from 'vitest'
-import { buildIsCurrent, sourceDigest } from './build.ts'
+import { buildIsCurrent, DIST, ensureBuild, sourceDigest } from './build.ts'
 
 // Whether dist/ may run is decided by what it was built from, not by file times: a checkout,
 // a copy or an edit undone leaves times that say nothing.
@@ -59,4 +62,20 @@ describe('the compiled build', () => {
     writeFileSync(path.join(root, 'dist/build.json'), 'not json')
     expect(buildIsCurrent(root)).toBe(false)
   })
+})
+
+describe('building on demand', () => {
+  it('builds once when several processes find the build stale at the same time; the others wait and use it', async () => {
+    ensureBuild()
+    writeFileSync(path.join(DIST, 'build.json'), JSON.stringify({ sources: 'built from other sources' }))
+    const dir = mkdtempSync(path.join(tmpdir(), 'build-race-'))
+    roots.push(dir)
+    const script = path.join(dir, 'ensure.mts')
+    writeFileSync(script, `import { ensureBuild } from ${JSON.stringify(pathToFileURL(path.join(import.meta.dirname, 'build.ts')).href)}\nensureBuild((line) => console.log(line))\n`)
+
+    const runs = await Promise.all([1, 2, 3].map(() => promisify(execFile)(process.execPath, ['--import', 'tsx', script], { cwd: path.resolve(import.meta.dirname, '../..') })))
+
+    expect(runs.filter(({ stdout }) => stdout.includes('rebuilding'))).toHaveLength(1)
+    expect(buildIsCurrent()).toBe(true)
+  }, 90_000)
 })

@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { pathToFileURL } from 'node:url'
 import { promisify } from 'node:util'
 import pg from 'pg'
+import { isAlive } from './pid.ts'
 import { portIsFree } from './supervisor.ts'
 import { spawnTethered, type Tethered } from './tethered.ts'
 
@@ -174,13 +175,7 @@ function livePostmaster(dataDir: string): number | undefined {
   } catch {
     return undefined
   }
-  if (!Number.isInteger(pid) || pid <= 0) return undefined
-  try {
-    process.kill(pid, 0)
-    return pid
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM' ? pid : undefined
-  }
+  return isAlive(pid) ? pid : undefined
 }
 
 async function answers(port: number): Promise<boolean> {

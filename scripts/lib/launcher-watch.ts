@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs'
+import { isAlive } from './pid.ts'
 
 // `npm start` is a chain: npm → sh → the tsx CLI → scripts/start.ts (the supervisor). kill -9
 // of any link leaves the ones below it running, re-parented, with nobody to tell them: npm
@@ -53,15 +54,6 @@ export function launcherChain(): number[] {
   return [process.ppid]
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
-
 /**
  * Calls `onGone` once when a process of the launcher chain dies (checked every `everyMs`).
  * Returns a function that stops watching.
@@ -70,7 +62,7 @@ export function watchLaunchers(onGone: (why: string) => void, everyMs = 500): ()
   const chain = launcherChain()
   const parent = process.ppid
   const timer = setInterval(() => {
-    const gone = process.ppid !== parent ? parent : chain.find((pid) => !alive(pid))
+    const gone = process.ppid !== parent ? parent : chain.find((pid) => !isAlive(pid))
     if (gone === undefined) return
     clearInterval(timer)
     onGone(`process ${gone}, which started this one (${chain.join(' → ')}), is gone`)

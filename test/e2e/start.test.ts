@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { afterEach, describe, expect, it } from 'vitest'
 import { SERVICE_NAMES, SERVICES, type ServiceName } from '../../platform/services.ts'
 import { buildIsCurrent } from '../../scripts/lib/build.ts'
+import { isAlive } from '../../scripts/lib/pid.ts'
 import { compiledEntry } from '../../scripts/lib/service-entries.ts'
 import { answersHealth } from '../../scripts/lib/supervisor.ts'
 import { freePorts, isListening } from '../support/free-ports.ts'
@@ -177,12 +178,3 @@ describe('npm start', () => {
     console.log(`[npm start] kill -9 of the supervisor: every port closed after ${closed.afterMs} ms`)
   }, READY_WITHIN_MS + 30_000)
 })
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
