@@ -1,5 +1,6 @@
 import path from 'node:path'
 import type { ServiceName } from '../../platform/services.ts'
+import { DIST } from './build.ts'
 
 const ROOT = path.resolve(import.meta.dirname, '../..')
 const TSX_CLI = path.join(ROOT, 'node_modules/tsx/dist/cli.mjs')
@@ -13,7 +14,7 @@ export function serviceEntry(name: ServiceName): string {
 
 /** The same entry point in the compiled build (lib/build.ts): `dist/<entry>.js`. */
 export function compiledEntry(name: ServiceName): string {
-  return path.join(ROOT, 'dist', path.relative(ROOT, serviceEntry(name)).replace(/\.ts$/, '.js'))
+  return path.join(DIST, path.relative(ROOT, serviceEntry(name)).replace(/\.ts$/, '.js'))
 }
 
 /**
