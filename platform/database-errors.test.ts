@@ -75,3 +75,30 @@ describe('telling a conflict from a bug', () => {
     }
   })
 })
+
+describe('a conflict seen through Prisma', () => {
+  it('calls the deadlock victim of two Prisma transactions a transient conflict too', async () => {
+    const db = createDatabase({ poolSize: 2 })
+    const table = `"public"."deadlock_probe_${randomUUID().replaceAll('-', '')}"`
+    await db.$executeRawUnsafe(`CREATE TABLE ${table} (id int PRIMARY KEY)`)
+    await db.$executeRawUnsafe(`INSERT INTO ${table} VALUES (1), (2)`)
+    try {
+      // Each locks one row, waits until the other has its own, then asks for the other's.
+      let locked = 0
+      const bothLocked = async () => { locked++; while (locked < 2) await new Promise((resolve) => setTimeout(resolve, 10)) }
+      const crossing = (mine: number, theirs: number) => db.$transaction(async (tx) => {
+        await tx.$queryRawUnsafe(`SELECT 1 FROM ${table} WHERE id = ${mine} FOR UPDATE`)
+        await bothLocked()
+        await tx.$queryRawUnsafe(`SELECT 1 FROM ${table} WHERE id = ${theirs} FOR UPDATE`)
+      }, { timeout: 10_000 })
+      const outcomes = await Promise.allSettled([crossing(1, 2), crossing(2, 1)])
+      const victims = outcomes.filter((outcome) => outcome.status === 'rejected').map((outcome) => (outcome as PromiseRejectedResult).reason)
+      expect(victims).toHaveLength(1)
+      expect(isTransientConflict(victims[0])).toBe(true)
+      expect(isDatabaseUnavailable(victims[0])).toBe(false)
+    } finally {
+      await db.$executeRawUnsafe(`DROP TABLE ${table}`)
+      await db.$disconnect()
+    }
+  })
+})

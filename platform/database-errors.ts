@@ -14,15 +14,12 @@ const UNAVAILABLE_ADAPTER = new Set(['DatabaseNotReachable', 'ConnectionClosed',
  * Looks through Prisma's wrapping (code, meta.driverAdapterError) and pg's (code, cause).
  */
 export function isDatabaseUnavailable(error: unknown): boolean {
-  for (let current = error, depth = 0; current && typeof current === 'object' && depth < 5; depth++) {
-    const { code, message, meta, cause, name } = current as { code?: unknown; message?: unknown; meta?: { driverAdapterError?: { cause?: { kind?: string; originalCode?: string } } }; cause?: unknown; name?: unknown }
+  for (const { code, message, name, kind, originalCode } of layersOf(error)) {
     if (typeof code === 'string' && (UNAVAILABLE_PRISMA.has(code) || UNAVAILABLE_SOCKET.has(code) || UNAVAILABLE_SQLSTATE.test(code))) return true
-    const adapter = meta?.driverAdapterError?.cause
-    if (adapter?.kind && UNAVAILABLE_ADAPTER.has(adapter.kind)) return true
-    if (adapter?.originalCode && UNAVAILABLE_SQLSTATE.test(adapter.originalCode)) return true
+    if (typeof kind === 'string' && UNAVAILABLE_ADAPTER.has(kind)) return true
+    if (typeof originalCode === 'string' && UNAVAILABLE_SQLSTATE.test(originalCode)) return true
     if (name === 'PrismaClientInitializationError') return true
     if (typeof message === 'string' && /Connection terminated|terminating connection|Client has encountered a connection error|timeout exceeded when trying to connect/i.test(message)) return true
-    current = cause ?? (adapter as unknown)
   }
   return false
 }
@@ -33,10 +30,32 @@ export function isDatabaseUnavailable(error: unknown): boolean {
  * transaction run again can go through.
  */
 export function isTransientConflict(error: unknown): boolean {
-  for (let current = error, depth = 0; current && typeof current === 'object' && depth < 5; depth++) {
-    const { code, cause } = current as { code?: unknown; cause?: unknown }
-    if (code === '40P01' || code === '40001') return true
-    current = cause
+  for (const { code, originalCode } of layersOf(error)) {
+    if (code === '40P01' || code === '40001' || originalCode === '40P01' || originalCode === '40001') return true
   }
   return false
+}
+
+/** The fields of an error and of what it wraps, outermost first. */
+interface ErrorLayer {
+  code?: unknown
+  message?: unknown
+  name?: unknown
+  /** A driver adapter error's kind and the SQLSTATE under it (Prisma's meta.driverAdapterError.cause). */
+  kind?: unknown
+  originalCode?: unknown
+  cause?: unknown
+  meta?: { driverAdapterError?: { cause?: unknown } }
+}
+
+/** An error and what it wraps, down pg's `cause` and Prisma's meta.driverAdapterError.cause, at most 5 deep. */
+function* layersOf(error: unknown): Generator<ErrorLayer> {
+  for (let current = error, depth = 0; current && typeof current === 'object' && depth < 5; depth++) {
+    const layer = current as ErrorLayer
+    yield layer
+    const adapter = layer.meta?.driverAdapterError?.cause
+    // Both wrapped: the adapter's error is looked at here, and the walk goes on down `cause`.
+    if (adapter && typeof adapter === 'object' && layer.cause) yield adapter as ErrorLayer
+    current = layer.cause ?? adapter
+  }
 }
