@@ -4,8 +4,10 @@ import { type Config, loadConfig } from './config.ts'
 
 export type { Redis }
 
-/** `REDIS_URL=disabled`: run without Redis (no mirror, no cache; reads and live updates from Postgres). */
+/** `REDIS_URL=disabled`: run without Redis (see WITHOUT_REDIS). */
 export const REDIS_DISABLED = 'disabled'
+/** What the system does without Redis, as the start-up lines and the warning say it. */
+export const WITHOUT_REDIS = 'no saga mirror, no event streams; reads and live updates from Postgres'
 
 /**
  * The process's Redis client as configured: a client on `REDIS_URL`, or undefined when it is
@@ -15,7 +17,7 @@ export const REDIS_DISABLED = 'disabled'
  */
 export function redisFromConfig(config: Pick<Config, 'REDIS_URL'>, logger?: Logger): Redis | undefined {
   if (config.REDIS_URL === REDIS_DISABLED) {
-    logger?.warn('Redis disabled (REDIS_URL=disabled): no saga mirror and no event streams; reads and live updates come from Postgres')
+    logger?.warn(`Redis disabled (REDIS_URL=disabled): ${WITHOUT_REDIS}`)
     return undefined
   }
   return createRedis({ url: config.REDIS_URL, ...(logger ? { logger } : {}) })
@@ -55,14 +57,4 @@ export function createRedis(options: RedisOptions = {}): Redis {
     down = false
   })
   return redis
-}
-
-/** Runs a Redis command as a best effort: undefined when Redis is down or slow. */
-export async function tryRedis<T>(redis: Redis | undefined, command: (redis: Redis) => Promise<T>): Promise<T | undefined> {
-  if (!redis || redis.status !== 'ready') return undefined
-  try {
-    return await command(redis)
-  } catch {
-    return undefined
-  }
 }

@@ -1,6 +1,6 @@
 import path from 'node:path'
 import { type Environment, loadConfig } from '../../platform/config.ts'
-import { REDIS_DISABLED } from '../../platform/redis.ts'
+import { REDIS_DISABLED, WITHOUT_REDIS } from '../../platform/redis.ts'
 import { reachable, safeUrl, START_POSTGRES, START_REDIS } from './check-servers.ts'
 import { EmbeddedPostgresUnavailable, startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres.ts'
 import { EmbeddedRedisUnavailable, startEmbeddedRedis, type EmbeddedRedis } from './embedded-redis.ts'
@@ -99,7 +99,7 @@ export async function chooseServers(purpose: Purpose, options: ChooseOptions = {
   if (isSet(env.REDIS_URL)) {
     redisUrl = config.REDIS_URL
     if (redisUrl === REDIS_DISABLED) {
-      lines.push(`${label('Redis')} disabled (REDIS_URL=disabled): no saga mirror, no event streams; reads and live updates from Postgres`)
+      lines.push(`${label('Redis')} disabled (REDIS_URL=disabled): ${WITHOUT_REDIS}`)
     } else {
       lines.push(`${label('Redis')} ${safeUrl(redisUrl)} (REDIS_URL)`)
       if (!(await reachable(redisUrl, 6379))) {
@@ -122,7 +122,7 @@ export async function chooseServers(purpose: Purpose, options: ChooseOptions = {
       if (!(error instanceof EmbeddedRedisUnavailable)) throw error
       redisUrl = REDIS_DISABLED
       lines.push(`${label('Redis')} disabled: nothing answers on 127.0.0.1:6379, REDIS_URL is unset and ${error.message}; ` +
-        'no saga mirror, no event streams; reads and live updates from Postgres')
+        WITHOUT_REDIS)
     }
   }
 
