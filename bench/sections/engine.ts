@@ -1,7 +1,7 @@
 import pg from 'pg'
 import { benchSaga } from '../bench-saga.ts'
 import type { BenchContext } from '../lib/context.ts'
-import { measure, type Measured, type MeasureOptions, profile, type MachineLoad } from '../lib/context.ts'
+import { measure, type Measured, type MeasureOptions, profile } from '../lib/context.ts'
 import type { LoadResult, LoadTask, SagaRunner } from '../lib/protocol.ts'
 import type { ScenarioResult, Target } from '../lib/results.ts'
 import { round, summarize } from '../lib/stats.ts'

@@ -4,7 +4,7 @@ import type { LoyaltyAccount } from '../../generated/prisma/client.ts'
 import { AppError } from '../../platform/errors.ts'
 import { amount, currency, reference, userId } from '../../platform/vocabulary.ts'
 import { created, defineCommand, ok } from '../shared/define-command.ts'
-import { findRow, type KeyedTable, lockRow, lockRowIfExists } from '../shared/rows.ts'
+import { findRow, type KeyedTable, lockRowIfExists } from '../shared/rows.ts'
 import { object } from '../shared/schema.ts'
 import { isHigherTier, pointsFor, tierOf } from './tiers.ts'
 

@@ -1,5 +1,4 @@
 import type { FastifyInstance } from 'fastify'
-import { AppError } from '../../../../platform/errors.ts'
 import { isTerminal, SAGA_STATUSES } from '../../engine/saga-instance.ts'
 import { errorSchema, sagaIdParams } from '../schemas/common.ts'
 
