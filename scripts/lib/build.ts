@@ -15,7 +15,9 @@ import { isAlive } from './pid.ts'
 
 const ROOT = path.resolve(import.meta.dirname, '../..')
 export const DIST = path.join(ROOT, 'dist')
-const STAMP = path.join(DIST, 'build.json')
+/** Where a build records what it was built from, in the project at `root`. */
+const stampIn = (root: string) => path.join(root, 'dist', 'build.json')
+const STAMP = stampIn(ROOT)
 const LOCK = path.join(ROOT, '.dist.lock')
 /** The longest wait for another process's build. */
 const LOCK_WAIT_MS = 120_000
@@ -45,7 +47,7 @@ export function sourceDigest(root = ROOT): string {
 
 /** True when dist/ holds a build of exactly the sources there are now. */
 export function buildIsCurrent(root = ROOT): boolean {
-  const stamp = path.join(root, 'dist/build.json')
+  const stamp = stampIn(root)
   if (!existsSync(stamp)) return false
   try {
     return (JSON.parse(readFileSync(stamp, 'utf8')) as { sources?: string }).sources === sourceDigest(root)
